@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import torch
-from torch.nn.utils.rnn import pad_sequence
 from transformers import PreTrainedTokenizerBase
 
 from .masking import (
@@ -23,6 +22,11 @@ from .masking import (
 logger = logging.getLogger(__name__)
 
 JEPA_CONTEXT_MODES = ("blocks", "shared", "none")
+
+
+def _as_list(values: Any) -> list[int]:
+    """A list of python ints from a list, tuple, numpy array or tensor."""
+    return values.tolist() if hasattr(values, "tolist") else list(values)
 
 
 @dataclass
@@ -132,40 +136,37 @@ class DataCollatorForJepaMlm:
         missing = [i for i, ex in enumerate(examples) if "input_ids" not in ex]
         if missing:
             raise ValueError(f"examples {missing[:5]} have no 'input_ids'; keys found: {sorted(examples[0])}")
-        ids = [torch.as_tensor(ex["input_ids"], dtype=torch.long).reshape(-1) for ex in examples]
-        special_ids = torch.tensor(self._special_ids, dtype=torch.long)
-        attention, special = [], []
-        for i, (ex, x) in enumerate(zip(examples, ids, strict=True)):
-            a = ex.get("attention_mask")
-            s = ex.get("special_tokens_mask")
-            attention.append(
-                torch.ones_like(x) if a is None else torch.as_tensor(a, dtype=torch.long).reshape(-1)
-            )
-            special.append(torch.isin(x, special_ids) if s is None else torch.as_tensor(s).bool().reshape(-1))
-            if attention[-1].shape != x.shape or special[-1].shape != x.shape:
-                raise ValueError(
-                    f"example {i}: attention_mask {tuple(attention[-1].shape)} / special_tokens_mask "
-                    f"{tuple(special[-1].shape)} do not match input_ids {tuple(x.shape)}"
-                )
+        ids = [_as_list(ex["input_ids"]) for ex in examples]
         length = max(len(x) for x in ids)
         if self.pad_to_multiple_of:
             length = -(-length // self.pad_to_multiple_of) * self.pad_to_multiple_of
-        side = self.tokenizer.padding_side
+        left = self.tokenizer.padding_side == "left"
 
-        def pad(tensors: list[torch.Tensor], value: int | bool) -> torch.Tensor:
-            out = pad_sequence(
-                tensors, batch_first=True, padding_value=value, padding_side=side
-            )  # (B, L_max)
-            extra = (length - out.shape[1], 0) if side == "left" else (0, length - out.shape[1])
-            return torch.nn.functional.pad(out, extra, value=value)
+        def column(key: str, default: Callable[[list[int]], list[int]]) -> list[list[int]]:
+            rows = []
+            for i, (ex, x) in enumerate(zip(examples, ids, strict=True)):
+                rows.append(default(x) if ex.get(key) is None else _as_list(ex[key]))
+                if len(rows[-1]) != len(x):
+                    raise ValueError(
+                        f"example {i}: {key} has {len(rows[-1])} entries but input_ids has {len(x)}"
+                    )
+            return rows
 
-        attention_mask = pad(attention, 0)
-        # Padding, added here or already inside an example (attention 0), is never selectable.
-        special_tokens_mask = pad(special, True) | (attention_mask == 0)
+        def pad(rows: list[list[int]], value: int) -> torch.Tensor:
+            """(B, length) int64; one `torch.tensor` call on padded lists is far faster than a tensor per row."""
+            fills = [[value] * (length - len(row)) for row in rows]
+            return torch.tensor(
+                [f + r if left else r + f for r, f in zip(rows, fills, strict=True)], dtype=torch.long
+            )
+
+        special_ids = set(self._special_ids)
+        attention_mask = pad(column("attention_mask", lambda x: [1] * len(x)), 0)
+        special = pad(column("special_tokens_mask", lambda x: [int(t in special_ids) for t in x]), 1)
         return {
             "input_ids": pad(ids, self.tokenizer.pad_token_id),
             "attention_mask": attention_mask,
-            "special_tokens_mask": special_tokens_mask,
+            # Padding, added here or already inside an example (attention 0), is never selectable.
+            "special_tokens_mask": special.bool() | (attention_mask == 0),
         }
 
     def __call__(self, examples: Sequence[Mapping[str, Any]]) -> dict[str, torch.Tensor]:
