@@ -1,0 +1,204 @@
+"""`JepaMlmConfig`: everything needed to rebuild the encoder, its heads and the pre-training objective."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from transformers import PretrainedConfig
+
+OBJECTIVES = ("hybrid", "mlm", "jepa")
+JEPA_CONTEXTS = ("blocks", "shared")
+JEPA_LOSSES = ("cosine", "smooth_l1", "mse")
+BALANCES = ("sigmoid", "uncertainty", "fixed")
+POOLINGS = ("mean", "max", "cls", "first_last_mean")
+HIDDEN_ACTS = ("gelu", "gelu_new", "gelu_pytorch_tanh", "relu", "silu")
+
+# Written into every saved config so that a folder loads through any Auto class with trust_remote_code,
+# whichever of the model classes saved it.
+AUTO_MAP = {
+    "AutoConfig": "configuration_jepa_mlm.JepaMlmConfig",
+    "AutoModel": "modeling_jepa_mlm.JepaMlmModel",
+    "AutoModelForMaskedLM": "modeling_jepa_mlm.JepaMlmForMaskedLM",
+    "AutoModelForSequenceClassification": "modeling_jepa_mlm.JepaMlmForSequenceClassification",
+    "AutoModelForPreTraining": "modeling_jepa_mlm.JepaMlmForPreTraining",
+}
+
+
+def _check_choice(field: str, value: Any, choices: tuple[str, ...]) -> None:
+    if value not in choices:
+        raise ValueError(
+            f"JepaMlmConfig.{field}={value!r} is not valid; accepted values: {', '.join(choices)}"
+        )
+
+
+def _check_positive_int(field: str, value: Any) -> None:
+    if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
+        raise ValueError(f"JepaMlmConfig.{field}={value!r} is not valid; accepted values: an integer > 0")
+
+
+def _check_range(field: str, value: Any, low: float, high: float) -> None:
+    if not isinstance(value, (int, float)) or not (low <= value <= high):
+        raise ValueError(
+            f"JepaMlmConfig.{field}={value!r} is not valid; accepted values: a number in [{low}, {high}]"
+        )
+
+
+class JepaMlmConfig(PretrainedConfig):
+    r"""Configuration of a jepa-mlm encoder and of its pre-training objective.
+
+    The encoder fields keep BERT's names. The defaults are the paper's encoder: 6 layers, 512 wide, 8 heads,
+    the bert-base-uncased vocabulary (about 35M parameters).
+
+    Args:
+        vocab_size, hidden_size, num_hidden_layers, num_attention_heads, intermediate_size, hidden_act,
+        hidden_dropout_prob, attention_probs_dropout_prob, max_position_embeddings, type_vocab_size,
+        layer_norm_eps, initializer_range, pad_token_id: as in `BertConfig`.
+        mask_token_id: id of `[MASK]` (103 in bert-base-uncased).
+        pooling: what `JepaMlmModel.pooler_output` returns: `mean`, `max`, `cls` or `first_last_mean`.
+        objective: `hybrid` (JEPA + MLM, balanced), `mlm` (baseline; no target encoder nor predictor is built)
+            or `jepa` (latent prediction only).
+        jepa_context: `blocks` (I-JEPA 1-D multi-block masks, paper-faithful: three encoder passes a step) or
+            `shared` (one online pass over the BERT-masked sequence feeds both heads; targets at masked positions).
+        jepa_loss: `cosine` (1 - cos, the paper), `smooth_l1` or `mse`.
+        jepa_target_layers: targets are the average of the top-K target-encoder layers, each layer-normalised
+            without affine parameters; 1 is the paper's last layer, data2vec uses 8 of 12.
+        smooth_l1_beta: the transition point of the smooth-L1 loss.
+        balance: `sigmoid` (`L = s L_jepa + (1 - s) L_mlm`, `s = sigmoid(w)`, the paper), `uncertainty`
+            (Kendall et al. 2018, one log-variance per loss) or `fixed` (`s = balance_fixed_weight`).
+        balance_init: initial value of the sigmoid logit `w` (0 in the paper, so `s = 0.5`).
+        balance_fixed_weight: the JEPA weight `s` of the `fixed` balance.
+        uncertainty_min_log_var: lower bound of the uncertainty log-variances, so a JEPA loss that collapses to
+            zero cannot get an unbounded weight (at most `exp(-min)`).
+        predictor_hidden_size, predictor_num_hidden_layers, predictor_num_attention_heads,
+        predictor_intermediate_size: the predictor transformer (its own depth and width).
+        tie_word_embeddings: tie the MLM decoder to the input embeddings (BERT does).
+    """
+
+    model_type = "jepa_mlm"
+
+    def __init__(
+        self,
+        vocab_size: int = 30522,
+        hidden_size: int = 512,
+        num_hidden_layers: int = 6,
+        num_attention_heads: int = 8,
+        intermediate_size: int = 2048,
+        hidden_act: str = "gelu",
+        hidden_dropout_prob: float = 0.1,
+        attention_probs_dropout_prob: float = 0.1,
+        max_position_embeddings: int = 512,
+        type_vocab_size: int = 2,
+        layer_norm_eps: float = 1e-12,
+        initializer_range: float = 0.02,
+        pad_token_id: int = 0,
+        mask_token_id: int = 103,
+        pooling: str = "mean",
+        objective: str = "hybrid",
+        jepa_context: str = "blocks",
+        jepa_loss: str = "cosine",
+        jepa_target_layers: int = 1,
+        smooth_l1_beta: float = 1.0,
+        balance: str = "sigmoid",
+        balance_init: float = 0.0,
+        balance_fixed_weight: float = 0.5,
+        uncertainty_min_log_var: float = -4.0,
+        predictor_hidden_size: int = 256,
+        predictor_num_hidden_layers: int = 2,
+        predictor_num_attention_heads: int = 4,
+        predictor_intermediate_size: int = 1024,
+        tie_word_embeddings: bool = True,
+        **kwargs: Any,
+    ) -> None:
+        kwargs.setdefault("auto_map", dict(AUTO_MAP))
+        super().__init__(pad_token_id=pad_token_id, **kwargs)
+        self.tie_word_embeddings = tie_word_embeddings
+        self.vocab_size = vocab_size
+        self.hidden_size = hidden_size
+        self.num_hidden_layers = num_hidden_layers
+        self.num_attention_heads = num_attention_heads
+        self.intermediate_size = intermediate_size
+        self.hidden_act = hidden_act
+        self.hidden_dropout_prob = hidden_dropout_prob
+        self.attention_probs_dropout_prob = attention_probs_dropout_prob
+        self.max_position_embeddings = max_position_embeddings
+        self.type_vocab_size = type_vocab_size
+        self.layer_norm_eps = layer_norm_eps
+        self.initializer_range = initializer_range
+        self.mask_token_id = mask_token_id
+        self.pooling = pooling
+        self.objective = objective
+        self.jepa_context = jepa_context
+        self.jepa_loss = jepa_loss
+        self.jepa_target_layers = jepa_target_layers
+        self.smooth_l1_beta = smooth_l1_beta
+        self.balance = balance
+        self.balance_init = balance_init
+        self.balance_fixed_weight = balance_fixed_weight
+        self.uncertainty_min_log_var = uncertainty_min_log_var
+        self.predictor_hidden_size = predictor_hidden_size
+        self.predictor_num_hidden_layers = predictor_num_hidden_layers
+        self.predictor_num_attention_heads = predictor_num_attention_heads
+        self.predictor_intermediate_size = predictor_intermediate_size
+        self.validate()
+
+    @property
+    def has_jepa(self) -> bool:
+        """True when the objective builds a target encoder and a predictor."""
+        return self.objective in ("hybrid", "jepa")
+
+    @property
+    def has_mlm(self) -> bool:
+        """True when the objective trains the MLM head."""
+        return self.objective in ("hybrid", "mlm")
+
+    def validate(self) -> None:
+        """Raise `ValueError` naming the first invalid field and the values it accepts."""
+        for field in (
+            "vocab_size",
+            "hidden_size",
+            "num_hidden_layers",
+            "num_attention_heads",
+            "intermediate_size",
+            "max_position_embeddings",
+            "type_vocab_size",
+            "jepa_target_layers",
+            "predictor_hidden_size",
+            "predictor_num_hidden_layers",
+            "predictor_num_attention_heads",
+            "predictor_intermediate_size",
+        ):
+            _check_positive_int(field, getattr(self, field))
+        if self.hidden_size % self.num_attention_heads:
+            raise ValueError(
+                f"JepaMlmConfig.hidden_size={self.hidden_size} is not valid; accepted values: a multiple of "
+                f"num_attention_heads={self.num_attention_heads}"
+            )
+        if self.predictor_hidden_size % self.predictor_num_attention_heads:
+            raise ValueError(
+                f"JepaMlmConfig.predictor_hidden_size={self.predictor_hidden_size} is not valid; accepted values: "
+                f"a multiple of predictor_num_attention_heads={self.predictor_num_attention_heads}"
+            )
+        if self.jepa_target_layers > self.num_hidden_layers:
+            raise ValueError(
+                f"JepaMlmConfig.jepa_target_layers={self.jepa_target_layers} is not valid; accepted values: "
+                f"1..num_hidden_layers={self.num_hidden_layers}"
+            )
+        _check_choice("hidden_act", self.hidden_act, HIDDEN_ACTS)
+        _check_choice("pooling", self.pooling, POOLINGS)
+        _check_choice("objective", self.objective, OBJECTIVES)
+        _check_choice("jepa_context", self.jepa_context, JEPA_CONTEXTS)
+        _check_choice("jepa_loss", self.jepa_loss, JEPA_LOSSES)
+        _check_choice("balance", self.balance, BALANCES)
+        _check_range("hidden_dropout_prob", self.hidden_dropout_prob, 0.0, 1.0)
+        _check_range("attention_probs_dropout_prob", self.attention_probs_dropout_prob, 0.0, 1.0)
+        _check_range("balance_fixed_weight", self.balance_fixed_weight, 0.0, 1.0)
+        if not (isinstance(self.smooth_l1_beta, (int, float)) and self.smooth_l1_beta > 0):
+            raise ValueError(
+                f"JepaMlmConfig.smooth_l1_beta={self.smooth_l1_beta!r} is not valid; accepted values: a number > 0"
+            )
+        for field in ("pad_token_id", "mask_token_id"):
+            value = getattr(self, field)
+            if not (isinstance(value, int) and 0 <= value < self.vocab_size):
+                raise ValueError(
+                    f"JepaMlmConfig.{field}={value!r} is not valid; accepted values: an id in [0, {self.vocab_size})"
+                )

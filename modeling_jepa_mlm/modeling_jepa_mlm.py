@@ -1,0 +1,719 @@
+"""The jepa-mlm encoder, its MLM / classification heads, and the hybrid JEPA + MLM pre-training model.
+
+Pre-training batch contract (`JepaMlmForPreTraining.forward`; all tensors (B, L) unless stated):
+
+- `input_ids` (long): the BERT-masked sequence (MLM branch; the online pass of the `shared` mode).
+- `attention_mask` (long/bool): 1 for real tokens, 0 for padding.
+- `labels` (long): the original id at MLM-selected positions, -100 elsewhere. In `shared` mode these
+  positions are also the JEPA targets.
+- `clean_input_ids` (long): the uncorrupted sequence, read by the EMA target encoder and, in `blocks` mode,
+  by the online context pass. Required whenever the objective has a JEPA term.
+- `context_mask` (bool, `blocks` mode): the context block, disjoint from every target block, no padding.
+- `target_masks` (bool, (B, K, L), `blocks` mode): target block k of each sequence.
+- `token_type_ids` (long, optional).
+
+The data collator in `modeling_jepa_mlm.collator` produces exactly these keys.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+from transformers import PreTrainedModel
+from transformers import initialization as init
+from transformers.activations import ACT2FN
+from transformers.modeling_layers import GradientCheckpointingLayer
+from transformers.modeling_outputs import (
+    BaseModelOutputWithPooling,
+    MaskedLMOutput,
+    SequenceClassifierOutput,
+)
+from transformers.utils import ModelOutput
+
+from .configuration_jepa_mlm import JepaMlmConfig
+from .ema import ema_update_
+from .losses import fixed_balance, jepa_loss, normalize_targets, sigmoid_balance, uncertainty_balance
+from .pooling import POOLERS_NEEDING_HIDDEN_STATES, get_pooler
+
+logger = logging.getLogger(__name__)
+
+
+def gather_tokens(mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Indices of the True positions of each row, left-aligned and padded to the longest row.
+
+    Args:
+        mask: (B, L) bool.
+
+    Returns:
+        index (B, M) long, positions in [0, L) in increasing order (padding slots repeat position 0), and
+        valid (B, M) bool, with `M = max_b sum_t mask[b, t]`.
+    """
+    counts = mask.sum(dim=1)  # (B,)
+    width = int(counts.max()) if mask.numel() else 0
+    # A stable sort on ~mask puts the True positions first, in their original order.
+    order = torch.sort((~mask).to(torch.int8), dim=1, stable=True).indices[:, :width]  # (B, M)
+    valid = torch.arange(width, device=mask.device).unsqueeze(0) < counts.unsqueeze(1)  # (B, M)
+    return order.masked_fill(~valid, 0), valid
+
+
+class JepaMlmEmbeddings(nn.Module):
+    """Word + absolute position + token type embeddings, then LayerNorm and dropout (BERT)."""
+
+    def __init__(self, config: JepaMlmConfig) -> None:
+        super().__init__()
+        self.word_embeddings = nn.Embedding(
+            config.vocab_size, config.hidden_size, padding_idx=config.pad_token_id
+        )
+        self.position_embeddings = nn.Embedding(config.max_position_embeddings, config.hidden_size)
+        self.token_type_embeddings = nn.Embedding(config.type_vocab_size, config.hidden_size)
+        self.LayerNorm = nn.LayerNorm(config.hidden_size, eps=config.layer_norm_eps)
+        self.dropout = nn.Dropout(config.hidden_dropout_prob)
+        self.max_position_embeddings = config.max_position_embeddings
+
+    def forward(
+        self,
+        input_ids: torch.Tensor,
+        token_type_ids: torch.Tensor | None = None,
+        position_ids: torch.Tensor | None = None,
+    ) -> torch.Tensor:
+        seq_len = input_ids.shape[1]
+        if position_ids is None:
+            if seq_len > self.max_position_embeddings:
+                raise ValueError(
+                    f"sequence length {seq_len} exceeds max_position_embeddings={self.max_position_embeddings}"
+                )
+            position_ids = torch.arange(seq_len, device=input_ids.device).unsqueeze(0)
+        x = self.word_embeddings(input_ids) + self.position_embeddings(position_ids)  # (B, L, D)
+        if token_type_ids is None:
+            x = x + self.token_type_embeddings.weight[0]
+        else:
+            x = x + self.token_type_embeddings(token_type_ids)
+        return self.dropout(self.LayerNorm(x))
+
+
+class JepaMlmAttention(nn.Module):
+    """Multi-head self-attention with one fused QKV projection; SDPA by default, eager as the fallback."""
+
+    def __init__(self, config: JepaMlmConfig, hidden_size: int, num_heads: int) -> None:
+        super().__init__()
+        self.config = config
+        self.num_heads = num_heads
+        self.head_dim = hidden_size // num_heads
+        self.qkv = nn.Linear(hidden_size, 3 * hidden_size)
+        self.dense = nn.Linear(hidden_size, hidden_size)
+        self.dropout_p = config.attention_probs_dropout_prob
+
+    def forward(self, hidden_states: torch.Tensor, attention_mask: torch.Tensor | None) -> torch.Tensor:
+        """`attention_mask`: (B, 1, 1, L) bool, True where a key may be attended, or None for no padding."""
+        batch, seq_len, width = hidden_states.shape
+        qkv = self.qkv(hidden_states).view(batch, seq_len, 3, self.num_heads, self.head_dim)
+        q, k, v = qkv.permute(2, 0, 3, 1, 4).unbind(0)  # each (B, H, L, Dh)
+        dropout_p = self.dropout_p if self.training else 0.0
+        if self.config._attn_implementation == "eager":
+            scores = (q @ k.transpose(-1, -2)) / math.sqrt(self.head_dim)  # (B, H, L, L)
+            if attention_mask is not None:
+                scores = scores.masked_fill(~attention_mask, torch.finfo(scores.dtype).min)
+            probs = F.dropout(scores.softmax(dim=-1), p=dropout_p, training=self.training)
+            context = probs @ v
+        else:
+            context = F.scaled_dot_product_attention(q, k, v, attn_mask=attention_mask, dropout_p=dropout_p)
+        context = context.transpose(1, 2).reshape(batch, seq_len, width)  # (B, L, D)
+        return self.dense(context)
+
+
+class JepaMlmLayer(GradientCheckpointingLayer):
+    """Post-LN transformer block (BERT): attention, residual, LN; feed-forward, residual, LN."""
+
+    def __init__(
+        self,
+        config: JepaMlmConfig,
+        hidden_size: int | None = None,
+        num_heads: int | None = None,
+        intermediate_size: int | None = None,
+    ) -> None:
+        super().__init__()
+        hidden_size = hidden_size or config.hidden_size
+        self.attention = JepaMlmAttention(config, hidden_size, num_heads or config.num_attention_heads)
+        self.attention_norm = nn.LayerNorm(hidden_size, eps=config.layer_norm_eps)
+        self.intermediate = nn.Linear(hidden_size, intermediate_size or config.intermediate_size)
+        self.act = ACT2FN[config.hidden_act]
+        self.output = nn.Linear(intermediate_size or config.intermediate_size, hidden_size)
+        self.output_norm = nn.LayerNorm(hidden_size, eps=config.layer_norm_eps)
+        self.dropout = nn.Dropout(config.hidden_dropout_prob)
+
+    def forward(
+        self, hidden_states: torch.Tensor, attention_mask: torch.Tensor | None = None
+    ) -> torch.Tensor:
+        x = self.attention_norm(hidden_states + self.dropout(self.attention(hidden_states, attention_mask)))
+        return self.output_norm(x + self.dropout(self.output(self.act(self.intermediate(x)))))
+
+
+def _attention_bias(attention_mask: torch.Tensor | None) -> torch.Tensor | None:
+    """(B, L) 0/1 -> (B, 1, 1, L) bool key mask; None when there is no padding, so SDPA may take its flash path."""
+    if attention_mask is None:
+        return None
+    mask = attention_mask.bool()
+    if not torch.compiler.is_compiling() and bool(mask.all()):
+        return None
+    return mask[:, None, None, :]
+
+
+def _check_vocab(input_ids: torch.Tensor, vocab_size: int) -> None:
+    """Fail with a clear message, not a device-side index error, when ids do not fit the vocabulary."""
+    if torch.compiler.is_compiling() or input_ids.numel() == 0:
+        return
+    largest = int(input_ids.max())
+    if largest >= vocab_size or int(input_ids.min()) < 0:
+        raise ValueError(
+            f"input_ids hold id {largest}, outside [0, vocab_size={vocab_size}): the tokenizer does not match "
+            "this model's vocabulary"
+        )
+
+
+class JepaMlmPreTrainedModel(PreTrainedModel):
+    config_class = JepaMlmConfig
+    config: JepaMlmConfig
+    base_model_prefix = "jepa_mlm"
+    supports_gradient_checkpointing = True
+    _supports_sdpa = True
+    _no_split_modules = ["JepaMlmLayer"]
+
+    @torch.no_grad()
+    def _init_weights(self, module: nn.Module) -> None:
+        """BERT's initialisation: normal(0, initializer_range) weights, zero biases, unit LayerNorms."""
+        super()._init_weights(module)
+        if isinstance(module, JepaMlmPredictor):
+            init.normal_(module.mask_token, std=self.config.initializer_range)
+        elif isinstance(module, JepaMlmBalance) and module.logit is not None:
+            init.constant_(module.logit, self.config.balance_init)
+        elif isinstance(module, JepaMlmBalance) and module.log_vars is not None:
+            init.zeros_(module.log_vars)
+        elif isinstance(module, JepaMlmLMHead):
+            init.zeros_(module.bias)
+
+
+class JepaMlmModel(JepaMlmPreTrainedModel):
+    """The encoder: embeddings and a stack of `JepaMlmLayer`; `pooler_output` follows `config.pooling`."""
+
+    # A pre-training checkpoint holds the online encoder under `jepa_mlm.` plus these; loading it here gives the
+    # online encoder, and the rest is dropped on purpose.
+    _keys_to_ignore_on_load_unexpected = [
+        r"target_encoder\.",
+        r"predictor\.",
+        r"lm_head\.",
+        r"balance\.",
+        r"classifier\.",
+    ]
+
+    def __init__(self, config: JepaMlmConfig) -> None:
+        super().__init__(config)
+        self.embeddings = JepaMlmEmbeddings(config)
+        self.layers = nn.ModuleList([JepaMlmLayer(config) for _ in range(config.num_hidden_layers)])
+        self.pooler = get_pooler(config.pooling)
+        self.gradient_checkpointing = False
+        self.post_init()
+
+    def get_input_embeddings(self) -> nn.Embedding:
+        return self.embeddings.word_embeddings
+
+    def set_input_embeddings(self, value: nn.Embedding) -> None:
+        self.embeddings.word_embeddings = value
+
+    def forward(
+        self,
+        input_ids: torch.Tensor,
+        attention_mask: torch.Tensor | None = None,
+        token_type_ids: torch.Tensor | None = None,
+        position_ids: torch.Tensor | None = None,
+        output_hidden_states: bool | None = None,
+        return_dict: bool | None = None,
+    ) -> BaseModelOutputWithPooling | tuple:
+        """Encode a batch.
+
+        Args:
+            input_ids: (B, L) token ids.
+            attention_mask: (B, L), 1 for real tokens and 0 for padding; None means no padding.
+            token_type_ids: (B, L) segment ids, optional.
+            position_ids: (B, L) absolute positions, optional (the context pass of `blocks` mode reads a
+                gathered subset of tokens at their original positions).
+            output_hidden_states: also return the embeddings and every layer's output.
+
+        Returns:
+            `BaseModelOutputWithPooling` with `last_hidden_state` (B, L, D), `pooler_output` (B, D) and, if
+            asked, `hidden_states` (num_hidden_layers + 1 tensors of (B, L, D)).
+        """
+        output_hidden_states = (
+            output_hidden_states if output_hidden_states is not None else self.config.output_hidden_states
+        )
+        _check_vocab(input_ids, self.config.vocab_size)
+        keep_all = output_hidden_states or self.config.pooling in POOLERS_NEEDING_HIDDEN_STATES
+        if attention_mask is None:
+            attention_mask = torch.ones_like(input_ids)
+        bias = _attention_bias(attention_mask)
+        x = self.embeddings(input_ids, token_type_ids, position_ids)  # (B, L, D)
+        all_states = [x] if keep_all else None
+        for layer in self.layers:
+            x = layer(x, bias)
+            if all_states is not None:
+                all_states.append(x)
+        pooled = self.pooler(x, attention_mask, all_states)
+        out = BaseModelOutputWithPooling(
+            last_hidden_state=x,
+            pooler_output=pooled,
+            hidden_states=tuple(all_states) if output_hidden_states else None,
+        )
+        return out if return_dict is not False else out.to_tuple()
+
+
+class JepaMlmLMHead(nn.Module):
+    """BERT's MLM head: dense, activation, LayerNorm, then the decoder tied to the input embeddings."""
+
+    def __init__(self, config: JepaMlmConfig) -> None:
+        super().__init__()
+        self.dense = nn.Linear(config.hidden_size, config.hidden_size)
+        self.act = ACT2FN[config.hidden_act]
+        self.norm = nn.LayerNorm(config.hidden_size, eps=config.layer_norm_eps)
+        self.decoder = nn.Linear(config.hidden_size, config.vocab_size, bias=False)
+        self.bias = nn.Parameter(torch.zeros(config.vocab_size))
+
+    def forward(self, hidden_states: torch.Tensor) -> torch.Tensor:
+        """(..., D) -> (..., V) logits."""
+        return self.decoder(self.norm(self.act(self.dense(hidden_states)))) + self.bias
+
+
+class JepaMlmPredictor(nn.Module):
+    """The JEPA predictor: a small transformer of its own width and depth (I-JEPA's `VisionTransformerPredictor`).
+
+    It reads the online encoder's states (projected to the predictor width) plus, in `blocks` mode, one learned
+    mask token per target position, each with a position embedding, and maps its outputs back to the
+    encoder width.
+    """
+
+    def __init__(self, config: JepaMlmConfig) -> None:
+        super().__init__()
+        width = config.predictor_hidden_size
+        self.embed = nn.Linear(config.hidden_size, width)
+        self.mask_token = nn.Parameter(torch.zeros(width))
+        self.position_embeddings = nn.Embedding(config.max_position_embeddings, width)
+        self.layers = nn.ModuleList(
+            [
+                JepaMlmLayer(
+                    config,
+                    hidden_size=width,
+                    num_heads=config.predictor_num_attention_heads,
+                    intermediate_size=config.predictor_intermediate_size,
+                )
+                for _ in range(config.predictor_num_hidden_layers)
+            ]
+        )
+        self.norm = nn.LayerNorm(width, eps=config.layer_norm_eps)
+        self.proj = nn.Linear(width, config.hidden_size)
+
+    def forward(
+        self,
+        states: torch.Tensor,
+        positions: torch.Tensor,
+        valid: torch.Tensor,
+        query_positions: torch.Tensor | None = None,
+        query_valid: torch.Tensor | None = None,
+    ) -> torch.Tensor:
+        """Predict target representations.
+
+        Args:
+            states: (B, M, D) online encoder states.
+            positions: (B, M) their positions in the original sequence.
+            valid: (B, M) bool, False on padding slots.
+            query_positions: (B, Q) positions to predict with mask tokens (`blocks` mode); None predicts at
+                the input slots themselves (`shared` mode).
+            query_valid: (B, Q) bool.
+
+        Returns:
+            (B, Q, D) predictions at the queries, or (B, M, D) at the inputs when there are no queries.
+        """
+        x = self.embed(states) + self.position_embeddings(positions)  # (B, M, Dp)
+        mask = valid
+        if query_positions is not None:
+            queries = self.mask_token + self.position_embeddings(query_positions)  # (B, Q, Dp)
+            x = torch.cat([x, queries], dim=1)
+            mask = torch.cat([valid, query_valid], dim=1)
+        bias = _attention_bias(mask)
+        for layer in self.layers:
+            x = layer(x, bias)
+        if query_positions is not None:
+            x = x[:, states.shape[1] :]
+        return self.proj(self.norm(x))
+
+
+class JepaMlmBalance(nn.Module):
+    """The learnable balance between the two losses: one logit (`sigmoid`), two log-variances (`uncertainty`),
+    or a constant (`fixed`). Its parameters are never weight-decayed (see the trainer)."""
+
+    def __init__(self, config: JepaMlmConfig) -> None:
+        super().__init__()
+        self.mode = config.balance
+        self.fixed_weight = config.balance_fixed_weight
+        self.min_log_var = config.uncertainty_min_log_var
+        self.logit = (
+            nn.Parameter(torch.full((), float(config.balance_init))) if self.mode == "sigmoid" else None
+        )
+        self.log_vars = nn.Parameter(torch.zeros(2)) if self.mode == "uncertainty" else None
+
+    def forward(self, jepa: torch.Tensor, mlm: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Returns (total loss, JEPA weight)."""
+        if self.mode == "sigmoid":
+            return sigmoid_balance(jepa, mlm, self.logit)
+        if self.mode == "uncertainty":
+            return uncertainty_balance(jepa, mlm, self.log_vars, self.min_log_var)
+        return fixed_balance(jepa, mlm, self.fixed_weight)
+
+
+@dataclass
+class JepaMlmPreTrainingOutput(ModelOutput):
+    """Output of `JepaMlmForPreTraining`.
+
+    Attributes:
+        loss: the objective's total (balanced in `hybrid`).
+        mlm_loss: cross-entropy over MLM-selected positions (None for `jepa`).
+        jepa_loss: the latent-prediction loss (None for `mlm`).
+        balance_weight: the JEPA weight `s` of the balance (None unless `hybrid`).
+        target_std, prediction_std: mean over dimensions of the standard deviation across target tokens of the
+            targets and of the predictions; a JEPA loss near 0 with `target_std` near 0 is a collapse.
+    """
+
+    loss: torch.Tensor | None = None
+    mlm_loss: torch.Tensor | None = None
+    jepa_loss: torch.Tensor | None = None
+    balance_weight: torch.Tensor | None = None
+    target_std: torch.Tensor | None = None
+    prediction_std: torch.Tensor | None = None
+
+
+def _batch_std(x: torch.Tensor) -> torch.Tensor:
+    """(N, D) -> mean_d std_n x[n, d], detached, for the collapse watch."""
+    if x.shape[0] < 2:
+        return x.new_zeros(())
+    return x.detach().float().std(dim=0).mean()
+
+
+class JepaMlmForPreTraining(JepaMlmPreTrainedModel):
+    """Online encoder + MLM head (decoder tied to the input embeddings) + predictor + EMA target encoder
+    (frozen submodule) + balance, for the objectives `mlm`, `jepa` and `hybrid` (see the module docstring for
+    the batch contract). With `objective="mlm"` neither the target encoder nor the predictor is built."""
+
+    _tied_weights_keys = {"lm_head.decoder.weight": "jepa_mlm.embeddings.word_embeddings.weight"}
+    # The forward does not scale its loss by `num_items_in_batch`, so the Trainer must do it.
+    accepts_loss_kwargs = False
+
+    def __init__(self, config: JepaMlmConfig) -> None:
+        super().__init__(config)
+        self.jepa_mlm = JepaMlmModel(config)
+        self.lm_head = JepaMlmLMHead(config) if config.has_mlm else None
+        if self.lm_head is None:
+            self._tied_weights_keys = {}  # `jepa` has no MLM head to tie
+        if config.has_jepa:
+            self.predictor = JepaMlmPredictor(config)
+            self.target_encoder = JepaMlmModel(config)
+            self.target_encoder.requires_grad_(False)
+            self.target_encoder.eval()
+        else:
+            self.predictor = None
+            self.target_encoder = None
+        self.balance = JepaMlmBalance(config) if config.objective == "hybrid" else None
+        self.post_init()
+        self.reset_target_encoder_()
+
+    @classmethod
+    def from_pretrained(cls, *args, **kwargs):
+        """As `PreTrainedModel.from_pretrained`; a checkpoint without target-encoder weights (an encoder or an
+        MLM checkpoint) starts the target encoder as a copy of the online encoder, as a fresh model does."""
+        want_info = kwargs.pop("output_loading_info", False)
+        model, info = super().from_pretrained(*args, output_loading_info=True, **kwargs)
+        if model.target_encoder is not None and any(
+            k.startswith("target_encoder.") for k in info["missing_keys"]
+        ):
+            logger.info("checkpoint has no target encoder: initialising it as a copy of the online encoder")
+            model.reset_target_encoder_()
+            info["missing_keys"] = {k for k in info["missing_keys"] if not k.startswith("target_encoder.")}
+        return (model, info) if want_info else model
+
+    def get_output_embeddings(self) -> nn.Linear | None:
+        return self.lm_head.decoder if self.lm_head is not None else None
+
+    def set_output_embeddings(self, new_embeddings: nn.Linear) -> None:
+        self.lm_head.decoder = new_embeddings
+
+    def train(self, mode: bool = True) -> JepaMlmForPreTraining:
+        """The target encoder stays in eval mode (no dropout) whatever the mode of the rest."""
+        super().train(mode)
+        if self.target_encoder is not None:
+            self.target_encoder.eval()
+        return self
+
+    def _ema_pairs(self) -> tuple[list[torch.Tensor], list[torch.Tensor]]:
+        """Target and online parameters matched by name."""
+        online = dict(self.jepa_mlm.named_parameters())
+        target = dict(self.target_encoder.named_parameters())
+        if online.keys() != target.keys():
+            raise RuntimeError(
+                f"online/target parameter names differ: {sorted(online.keys() ^ target.keys())}"
+            )
+        names = sorted(online)
+        return [target[n] for n in names], [online[n] for n in names]
+
+    @torch.no_grad()
+    def update_target_encoder_(self, momentum: float) -> None:
+        """One EMA step of the target encoder: `theta_t <- m theta_t + (1 - m) theta_o`, parameters matched by
+        name, in place. A no-op without a target encoder (`objective="mlm"`)."""
+        if self.target_encoder is None:
+            return
+        ema_update_(*self._ema_pairs(), momentum)
+
+    @torch.no_grad()
+    def reset_target_encoder_(self) -> None:
+        """Copy the online encoder into the target encoder (an EMA step with momentum 0)."""
+        if (
+            self.target_encoder is not None
+            and self.jepa_mlm.embeddings.word_embeddings.weight.device.type != "meta"
+        ):
+            self.update_target_encoder_(0.0)
+
+    def export_encoder(self, which: str = "online") -> JepaMlmModel:
+        """The encoder to publish: `online` (the default, what `AutoModel` loads from this checkpoint) or the
+        EMA `target` encoder, an explicit choice that is logged.
+
+        Returns:
+            a `JepaMlmModel` with a copy of the chosen weights and this model's config.
+        """
+        if which not in ("online", "target"):
+            raise ValueError(f"export_encoder(which={which!r}) is not valid; accepted values: online, target")
+        if which == "target" and self.target_encoder is None:
+            raise ValueError(
+                f"objective={self.config.objective!r} has no target encoder to export; use 'online'"
+            )
+        source = self.jepa_mlm if which == "online" else self.target_encoder
+        if which == "target":
+            logger.warning("exporting the EMA target encoder, not the online encoder")
+        encoder = JepaMlmModel(self.config)
+        encoder.load_state_dict(source.state_dict())
+        return encoder.to(device=source.device, dtype=source.dtype).eval()
+
+    def _mlm_loss(self, hidden: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+        """Cross-entropy over the MLM-selected positions only; the vocabulary projection runs only there."""
+        selected = labels != -100  # (B, L)
+        logits = self.lm_head(hidden[selected])  # (N, V)
+        return F.cross_entropy(logits.float(), labels[selected])
+
+    @torch.no_grad()
+    def _targets(
+        self, clean_input_ids: torch.Tensor, attention_mask: torch.Tensor, token_type_ids: torch.Tensor | None
+    ) -> torch.Tensor:
+        """The target encoder reads the full clean sequence with its attention mask. Returns (B, L, D) fp32."""
+        k = self.config.jepa_target_layers
+        out = self.target_encoder(
+            clean_input_ids,
+            attention_mask=attention_mask,
+            token_type_ids=token_type_ids,
+            output_hidden_states=k > 1,
+        )
+        states = out.hidden_states if k > 1 else (None, out.last_hidden_state)
+        return normalize_targets(states, k)
+
+    def forward(
+        self,
+        input_ids: torch.Tensor,
+        attention_mask: torch.Tensor | None = None,
+        labels: torch.Tensor | None = None,
+        clean_input_ids: torch.Tensor | None = None,
+        context_mask: torch.Tensor | None = None,
+        target_masks: torch.Tensor | None = None,
+        token_type_ids: torch.Tensor | None = None,
+    ) -> JepaMlmPreTrainingOutput:
+        """One pre-training step's losses (see the module docstring for the batch contract)."""
+        config = self.config
+        if attention_mask is None:
+            attention_mask = torch.ones_like(input_ids)
+        blocks = config.jepa_context == "blocks"
+        if labels is None and (config.has_mlm or (config.has_jepa and not blocks)):
+            raise ValueError(
+                f"objective={config.objective!r}, jepa_context={config.jepa_context!r} needs `labels` "
+                "(the original ids at the masked positions, -100 elsewhere)"
+            )
+        if config.has_jepa and clean_input_ids is None:
+            raise ValueError(f"objective={config.objective!r} needs `clean_input_ids` for the target encoder")
+        if config.has_jepa and blocks and (context_mask is None or target_masks is None):
+            raise ValueError("jepa_context='blocks' needs `context_mask` (B, L) and `target_masks` (B, K, L)")
+
+        mlm_loss = jepa = target_std = prediction_std = None
+        online_hidden = None
+        if config.has_mlm or (config.has_jepa and not blocks):
+            # 1. Online pass over the BERT-masked sequence (the MLM branch; also the JEPA context in `shared`).
+            online_hidden = self.jepa_mlm(
+                input_ids, attention_mask, token_type_ids
+            ).last_hidden_state  # (B, L, D)
+            if config.has_mlm:
+                mlm_loss = self._mlm_loss(online_hidden, labels)
+
+        if config.has_jepa:
+            # 2. Targets: the EMA encoder on the clean sequence, no gradient.
+            targets = self._targets(clean_input_ids, attention_mask, token_type_ids)  # (B, L, D)
+            if blocks:
+                predictions, target_values = self._predict_blocks(
+                    clean_input_ids, attention_mask, token_type_ids, context_mask, target_masks, targets
+                )
+            else:
+                # 3. `shared`: the predictor reads the whole masked-sequence pass; targets at the MLM positions.
+                positions = torch.arange(input_ids.shape[1], device=input_ids.device).expand_as(input_ids)
+                out = self.predictor(online_hidden, positions, attention_mask.bool())  # (B, L, D)
+                selected = labels != -100
+                predictions, target_values = out[selected], targets[selected]  # (N, D)
+            jepa = jepa_loss(predictions, target_values, config.jepa_loss, config.smooth_l1_beta)
+            target_std, prediction_std = _batch_std(target_values), _batch_std(predictions)
+
+        balance_weight = None
+        if config.objective == "hybrid":
+            loss, balance_weight = self.balance(jepa, mlm_loss)
+        else:
+            loss = mlm_loss if config.objective == "mlm" else jepa
+        return JepaMlmPreTrainingOutput(
+            loss=loss,
+            mlm_loss=mlm_loss,
+            jepa_loss=jepa,
+            balance_weight=balance_weight,
+            target_std=target_std,
+            prediction_std=prediction_std,
+        )
+
+    def _predict_blocks(
+        self,
+        clean_input_ids: torch.Tensor,
+        attention_mask: torch.Tensor,
+        token_type_ids: torch.Tensor | None,
+        context_mask: torch.Tensor,
+        target_masks: torch.Tensor,
+        targets: torch.Tensor,
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """`blocks` mode (I-JEPA): the online encoder reads only the context tokens; the predictor reads them
+        plus mask tokens at one target block's positions, once per block.
+
+        Returns:
+            predictions (N, D) and targets (N, D) over every valid target token of every block.
+        """
+        context_mask = context_mask.bool() & attention_mask.bool()
+        batch, num_blocks, _ = target_masks.shape
+        # 3a. Context pass: gather the context tokens (keeping their positions) so no work is spent on the rest.
+        ctx_idx, ctx_valid = gather_tokens(context_mask)  # (B, Mc)
+        ctx_types = token_type_ids.gather(1, ctx_idx) if token_type_ids is not None else None
+        context = self.jepa_mlm(
+            clean_input_ids.gather(1, ctx_idx), ctx_valid.long(), ctx_types, position_ids=ctx_idx
+        ).last_hidden_state  # (B, Mc, D)
+        # 3b. Predictor, the K blocks batched as B*K rows.
+        tgt_idx, tgt_valid = gather_tokens(target_masks.reshape(batch * num_blocks, -1).bool())  # (B*K, Mt)
+        rep = lambda t: t.repeat_interleave(num_blocks, dim=0)  # noqa: E731  (B, ...) -> (B*K, ...)
+        predictions = self.predictor(
+            rep(context), rep(ctx_idx), rep(ctx_valid), tgt_idx, tgt_valid
+        )  # (B*K, Mt, D)
+        target_values = rep(targets).gather(1, tgt_idx.unsqueeze(-1).expand(-1, -1, targets.shape[-1]))
+        return predictions[tgt_valid], target_values[tgt_valid]
+
+
+class JepaMlmForMaskedLM(JepaMlmPreTrainedModel):
+    """Encoder + MLM head, for `pipeline("fill-mask")` and MLM evaluation."""
+
+    _tied_weights_keys = {"lm_head.decoder.weight": "jepa_mlm.embeddings.word_embeddings.weight"}
+    _keys_to_ignore_on_load_unexpected = [r"target_encoder\.", r"predictor\.", r"balance\."]
+
+    def __init__(self, config: JepaMlmConfig) -> None:
+        super().__init__(config)
+        self.jepa_mlm = JepaMlmModel(config)
+        self.lm_head = JepaMlmLMHead(config)
+        self.post_init()
+
+    def get_output_embeddings(self) -> nn.Linear:
+        return self.lm_head.decoder
+
+    def set_output_embeddings(self, new_embeddings: nn.Linear) -> None:
+        self.lm_head.decoder = new_embeddings
+
+    def forward(
+        self,
+        input_ids: torch.Tensor,
+        attention_mask: torch.Tensor | None = None,
+        token_type_ids: torch.Tensor | None = None,
+        position_ids: torch.Tensor | None = None,
+        labels: torch.Tensor | None = None,
+        output_hidden_states: bool | None = None,
+        return_dict: bool | None = None,
+    ) -> MaskedLMOutput | tuple:
+        """Returns `MaskedLMOutput` with logits (B, L, V) and, given `labels` (-100 ignored), the MLM loss."""
+        out = self.jepa_mlm(
+            input_ids, attention_mask, token_type_ids, position_ids, output_hidden_states=output_hidden_states
+        )
+        logits = self.lm_head(out.last_hidden_state)
+        loss = None
+        if labels is not None:
+            loss = F.cross_entropy(logits.view(-1, logits.shape[-1]).float(), labels.view(-1))
+        result = MaskedLMOutput(loss=loss, logits=logits, hidden_states=out.hidden_states)
+        return result if return_dict is not False else result.to_tuple()
+
+
+class JepaMlmForSequenceClassification(JepaMlmPreTrainedModel):
+    """Encoder + dropout + linear head on `pooler_output`; regression (MSE) when `num_labels == 1`, single-label
+    cross-entropy otherwise, multi-label BCE when `problem_type` says so (transformers' convention)."""
+
+    _keys_to_ignore_on_load_unexpected = [r"target_encoder\.", r"predictor\.", r"lm_head\.", r"balance\."]
+
+    def __init__(self, config: JepaMlmConfig) -> None:
+        super().__init__(config)
+        self.num_labels = config.num_labels
+        self.jepa_mlm = JepaMlmModel(config)
+        self.dropout = nn.Dropout(config.hidden_dropout_prob)
+        self.classifier = nn.Linear(config.hidden_size, config.num_labels)
+        self.post_init()
+
+    def forward(
+        self,
+        input_ids: torch.Tensor,
+        attention_mask: torch.Tensor | None = None,
+        token_type_ids: torch.Tensor | None = None,
+        position_ids: torch.Tensor | None = None,
+        labels: torch.Tensor | None = None,
+        output_hidden_states: bool | None = None,
+        return_dict: bool | None = None,
+    ) -> SequenceClassifierOutput | tuple:
+        """Returns `SequenceClassifierOutput` with logits (B, num_labels) and, given `labels`, the loss."""
+        out = self.jepa_mlm(
+            input_ids, attention_mask, token_type_ids, position_ids, output_hidden_states=output_hidden_states
+        )
+        logits = self.classifier(self.dropout(out.pooler_output))
+        loss = None
+        if labels is not None:
+            problem = self.config.problem_type
+            if problem is None:
+                if self.num_labels == 1:
+                    problem = "regression"
+                elif labels.dtype in (torch.long, torch.int):
+                    problem = "single_label_classification"
+                else:
+                    problem = "multi_label_classification"
+            if problem == "regression":
+                loss = F.mse_loss(logits.squeeze(-1).float(), labels.float().view(-1))
+            elif problem == "single_label_classification":
+                loss = F.cross_entropy(logits.view(-1, self.num_labels).float(), labels.view(-1))
+            else:
+                loss = F.binary_cross_entropy_with_logits(logits.float(), labels.float())
+        result = SequenceClassifierOutput(loss=loss, logits=logits, hidden_states=out.hidden_states)
+        return result if return_dict is not False else result.to_tuple()
+
+
+__all__ = [
+    "JepaMlmForMaskedLM",
+    "JepaMlmForPreTraining",
+    "JepaMlmForSequenceClassification",
+    "JepaMlmModel",
+    "JepaMlmPreTrainedModel",
+]

@@ -1,0 +1,82 @@
+"""Shared fixtures: tiny odd-sized configs (transformers' test convention) and a tokenizer made on the spot."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+import torch
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+torch.set_num_threads(max(1, min(2, os.cpu_count() or 1)))
+
+TINY = dict(
+    vocab_size=99,
+    hidden_size=32,
+    num_hidden_layers=2,
+    num_attention_heads=4,
+    intermediate_size=37,
+    max_position_embeddings=64,
+    mask_token_id=4,
+    predictor_hidden_size=16,
+    predictor_num_hidden_layers=2,
+    predictor_num_attention_heads=2,
+    predictor_intermediate_size=24,
+    hidden_dropout_prob=0.0,
+    attention_probs_dropout_prob=0.0,
+)
+
+WORDS = (
+    "the a an cat dog bird sat ran flew on under over mat log tree red blue green big small quick lazy "
+    "happy sad good bad movie film plot actor great awful not very really"
+).split()
+
+
+@pytest.fixture
+def tiny_config():
+    from modeling_jepa_mlm import JepaMlmConfig
+
+    def make(**overrides):
+        return JepaMlmConfig(**{**TINY, **overrides})
+
+    return make
+
+
+def make_batch(config, batch: int = 13, seq_len: int = 7, num_blocks: int = 2, seed: int = 0) -> dict:
+    """A hand-made pre-training batch following the model's batch contract, with one padded row."""
+    g = torch.Generator().manual_seed(seed)
+    ids = torch.randint(5, config.vocab_size, (batch, seq_len), generator=g)
+    ids[:, 0] = 2  # [CLS]
+    attention_mask = torch.ones(batch, seq_len, dtype=torch.long)
+    attention_mask[0, seq_len - 2 :] = 0
+    ids[0, seq_len - 2 :] = 0
+    labels = torch.full_like(ids, -100)
+    labels[:, 2] = ids[:, 2]
+    labels[1::2, 4] = ids[1::2, 4]
+    masked = ids.clone()
+    masked[labels != -100] = config.mask_token_id
+    context_mask = torch.zeros(batch, seq_len, dtype=torch.bool)
+    context_mask[:, :3] = True
+    target_masks = torch.zeros(batch, num_blocks, seq_len, dtype=torch.bool)
+    target_masks[:, 0, 3] = True
+    target_masks[:, 1, 4] = True
+    target_masks[1:, 1, 5] = True
+    return dict(
+        input_ids=masked,
+        attention_mask=attention_mask,
+        labels=labels,
+        clean_input_ids=ids,
+        context_mask=context_mask,
+        target_masks=target_masks,
+    )
+
+
+@pytest.fixture
+def tiny_tokenizer():
+    """A BERT WordPiece tokenizer over a small vocabulary; ids 0-4 are [PAD] [UNK] [CLS] [SEP] [MASK]."""
+    from transformers import BertTokenizer
+
+    vocab = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", *WORDS]
+    return BertTokenizer(vocab={w: i for i, w in enumerate(vocab)})

@@ -1,0 +1,273 @@
+"""The model: config validation, every objective's forward, attention paths, padding, checkpoints, exports."""
+
+from __future__ import annotations
+
+import logging
+
+import pytest
+import torch
+import torch.nn.functional as F
+from conftest import make_batch
+
+from modeling_jepa_mlm import (
+    JepaMlmConfig,
+    JepaMlmForMaskedLM,
+    JepaMlmForPreTraining,
+    JepaMlmForSequenceClassification,
+    JepaMlmModel,
+)
+from modeling_jepa_mlm.modeling_jepa_mlm import gather_tokens
+
+
+@pytest.mark.parametrize(
+    "field,value,accepted",
+    [
+        ("objective", "contrastive", "hybrid, mlm, jepa"),
+        ("jepa_context", "full", "blocks, shared"),
+        ("jepa_loss", "l1", "cosine, smooth_l1, mse"),
+        ("balance", "softmax", "sigmoid, uncertainty, fixed"),
+        ("pooling", "median", "mean, max, cls, first_last_mean"),
+        ("hidden_size", 30, "a multiple of num_attention_heads=4"),
+        ("num_hidden_layers", 0, "an integer > 0"),
+        ("balance_fixed_weight", 1.5, r"a number in \[0.0, 1.0\]"),
+        ("jepa_target_layers", 3, "1..num_hidden_layers=2"),
+        ("mask_token_id", 99, r"an id in \[0, 99\)"),
+    ],
+)
+def test_invalid_config_values_name_field_and_accepted(tiny_config, field, value, accepted):
+    with pytest.raises(ValueError, match=rf"JepaMlmConfig\.{field}=.*accepted values: {accepted}"):
+        tiny_config(**{field: value})
+
+
+def test_config_round_trip(tmp_path, tiny_config):
+    config = tiny_config(objective="jepa", balance="uncertainty", pooling="max")
+    config.save_pretrained(tmp_path)
+    loaded = JepaMlmConfig.from_pretrained(tmp_path)
+    assert loaded.to_dict() == config.to_dict()
+    assert loaded.auto_map["AutoModel"] == "modeling_jepa_mlm.JepaMlmModel"
+
+
+def test_gather_tokens_keeps_order_and_pads():
+    mask = torch.tensor([[True, False, True, True], [False, True, False, False]])
+    idx, valid = gather_tokens(mask)
+    assert idx.tolist() == [[0, 2, 3], [1, 0, 0]]
+    assert valid.tolist() == [[True, True, True], [True, False, False]]
+
+
+@pytest.mark.parametrize("objective", ["hybrid", "mlm", "jepa"])
+@pytest.mark.parametrize("context", ["blocks", "shared"])
+def test_pretraining_forward_every_objective(tiny_config, objective, context):
+    config = tiny_config(objective=objective, jepa_context=context)
+    model = JepaMlmForPreTraining(config)
+    out = model(**make_batch(config))
+    assert torch.isfinite(out.loss)
+    assert (out.mlm_loss is not None) == (objective != "jepa")
+    assert (out.jepa_loss is not None) == (objective != "mlm")
+    assert (out.balance_weight is not None) == (objective == "hybrid")
+    if objective == "hybrid":
+        # w = 0 at the start: s = 0.5, L = (L_jepa + L_mlm) / 2 exactly.
+        assert out.balance_weight.item() == 0.5
+        torch.testing.assert_close(out.loss, 0.5 * out.jepa_loss + 0.5 * out.mlm_loss)
+    out.loss.backward()
+    online_grads = [p.grad for p in model.jepa_mlm.parameters() if p.grad is not None]
+    assert online_grads and all(torch.isfinite(g).all() for g in online_grads)
+    if model.target_encoder is not None:
+        assert all(p.grad is None and not p.requires_grad for p in model.target_encoder.parameters())
+    if objective == "hybrid":
+        assert model.balance.logit.grad is not None
+
+
+def test_mlm_objective_builds_no_target_or_predictor(tiny_config):
+    model = JepaMlmForPreTraining(tiny_config(objective="mlm"))
+    assert model.target_encoder is None and model.predictor is None and model.balance is None
+    assert not any(n.startswith(("target_encoder", "predictor")) for n, _ in model.named_parameters())
+
+
+def test_mlm_loss_equals_full_vocabulary_cross_entropy(tiny_config):
+    config = tiny_config(objective="mlm")
+    model = JepaMlmForPreTraining(config).eval()
+    batch = make_batch(config)
+    out = model(**batch)
+    hidden = model.jepa_mlm(batch["input_ids"], batch["attention_mask"]).last_hidden_state
+    logits = model.lm_head(hidden)
+    full = F.cross_entropy(logits.view(-1, config.vocab_size), batch["labels"].view(-1))
+    torch.testing.assert_close(out.mlm_loss, full)
+
+
+def test_target_encoder_starts_as_copy_and_ema_moves_it(tiny_config):
+    model = JepaMlmForPreTraining(tiny_config())
+    online = dict(model.jepa_mlm.named_parameters())
+    for name, p in model.target_encoder.named_parameters():
+        assert torch.equal(p, online[name])
+    with torch.no_grad():
+        for p in model.jepa_mlm.parameters():
+            p.add_(1.0)
+    before = {n: p.clone() for n, p in model.target_encoder.named_parameters()}
+    model.update_target_encoder_(0.75)
+    for name, p in model.target_encoder.named_parameters():
+        torch.testing.assert_close(p, 0.75 * before[name] + 0.25 * online[name])
+
+
+def test_target_encoder_stays_in_eval_mode(tiny_config):
+    model = JepaMlmForPreTraining(tiny_config(hidden_dropout_prob=0.3)).train()
+    assert model.jepa_mlm.training and not model.target_encoder.training
+
+
+def test_blocks_context_pass_ignores_non_context_tokens(tiny_config):
+    """The online encoder reads only the context tokens: changing a target token leaves the JEPA loss unchanged."""
+    config = tiny_config(objective="jepa")
+    model = JepaMlmForPreTraining(config).eval()
+    batch = make_batch(config)
+    # Freeze the targets so only the context pass could react.
+    targets = model._targets(batch["clean_input_ids"], batch["attention_mask"], None)
+    model._targets = lambda *a, **k: targets
+    loss = model(**batch).jepa_loss
+    changed = dict(batch)
+    changed["clean_input_ids"] = batch["clean_input_ids"].clone()
+    changed["clean_input_ids"][:, 4] = (changed["clean_input_ids"][:, 4] + 1) % config.vocab_size
+    torch.testing.assert_close(model(**changed).jepa_loss, loss)
+    changed["clean_input_ids"][:, 1] = (changed["clean_input_ids"][:, 1] + 1) % config.vocab_size
+    assert not torch.allclose(model(**changed).jepa_loss, loss)
+
+
+def test_sdpa_and_eager_agree_on_padded_batch(tiny_config):
+    config = tiny_config()
+    torch.manual_seed(0)
+    sdpa = JepaMlmModel(config).eval()
+    eager_config = tiny_config()
+    eager_config._attn_implementation = "eager"
+    eager = JepaMlmModel(eager_config).eval()
+    eager.load_state_dict(sdpa.state_dict())
+    batch = make_batch(config)
+    a = sdpa(batch["clean_input_ids"], batch["attention_mask"]).last_hidden_state
+    b = eager(batch["clean_input_ids"], batch["attention_mask"]).last_hidden_state
+    real = batch["attention_mask"].bool()
+    torch.testing.assert_close(a[real], b[real], atol=1e-5, rtol=1e-5)
+
+
+@pytest.mark.parametrize("attn", ["sdpa", "eager"])
+def test_real_token_outputs_do_not_depend_on_padding(tiny_config, attn):
+    config = tiny_config()
+    config._attn_implementation = attn
+    model = JepaMlmModel(config).eval()
+    ids = torch.randint(5, config.vocab_size, (1, 5))
+    alone = model(ids).last_hidden_state
+    padded_ids = torch.cat([ids, torch.zeros(1, 4, dtype=torch.long)], dim=1)
+    mask = torch.tensor([[1] * 5 + [0] * 4])
+    padded = model(padded_ids, mask)
+    torch.testing.assert_close(padded.last_hidden_state[:, :5], alone, atol=1e-5, rtol=1e-5)
+    # Mean and max pooling ignore the padding too.
+    torch.testing.assert_close(padded.pooler_output, model(ids).pooler_output, atol=1e-5, rtol=1e-5)
+
+
+@pytest.mark.filterwarnings("ignore:.*gradient_checkpointing_enable.*:FutureWarning")
+def test_gradient_checkpointing_gives_the_same_gradients(tiny_config):
+    config = tiny_config()
+    torch.manual_seed(0)
+    plain = JepaMlmForPreTraining(config).train()
+    ckpt = JepaMlmForPreTraining(config).train()
+    ckpt.load_state_dict(plain.state_dict())
+    ckpt.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
+    assert ckpt.jepa_mlm.layers[0].gradient_checkpointing
+    batch = make_batch(config)
+    plain(**batch).loss.backward()
+    ckpt(**batch).loss.backward()
+    for (name, p), q in zip(plain.named_parameters(), ckpt.parameters()):
+        if p.grad is not None:
+            torch.testing.assert_close(q.grad, p.grad, atol=1e-6, rtol=1e-5, msg=name)
+
+
+def test_bf16_forward_and_backward(tiny_config):
+    config = tiny_config()
+    model = JepaMlmForPreTraining(config).to(torch.bfloat16)
+    out = model(**make_batch(config))
+    assert torch.isfinite(out.loss)
+    out.loss.backward()
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        out = JepaMlmForPreTraining(config)(**make_batch(config))
+    assert torch.isfinite(out.loss)
+
+
+def test_ids_outside_vocabulary_raise_clear_error(tiny_config):
+    model = JepaMlmModel(tiny_config())
+    with pytest.raises(ValueError, match=r"id 150.*vocab_size=99.*tokenizer does not match"):
+        model(torch.tensor([[2, 150, 3]]))
+
+
+def test_missing_batch_keys_raise(tiny_config):
+    config = tiny_config()
+    batch = make_batch(config)
+    model = JepaMlmForPreTraining(config)
+    with pytest.raises(ValueError, match="clean_input_ids"):
+        model(batch["input_ids"], batch["attention_mask"], batch["labels"])
+    with pytest.raises(ValueError, match="context_mask"):
+        model(batch["input_ids"], batch["attention_mask"], batch["labels"], batch["clean_input_ids"])
+
+
+def test_pretraining_checkpoint_loads_as_online_encoder_without_warnings(tmp_path, tiny_config, caplog):
+    from transformers import AutoModel
+
+    config = tiny_config()
+    model = JepaMlmForPreTraining(config)
+    with torch.no_grad():  # make online and target differ
+        for p in model.jepa_mlm.parameters():
+            p.add_(0.5)
+    model.save_pretrained(tmp_path)
+    with caplog.at_level(logging.WARNING):
+        encoder, info = AutoModel.from_pretrained(tmp_path, output_loading_info=True)
+    assert isinstance(encoder, JepaMlmModel)
+    assert not info["missing_keys"] and not info["mismatched_keys"]
+    assert not [r for r in caplog.records if "key" in r.getMessage().lower()]
+    for name, p in encoder.state_dict().items():
+        assert torch.equal(p, model.jepa_mlm.state_dict()[name]), name
+
+
+def test_export_target_encoder_is_explicit(tiny_config, caplog):
+    model = JepaMlmForPreTraining(tiny_config())
+    with torch.no_grad():
+        for p in model.jepa_mlm.parameters():
+            p.add_(0.5)
+    online = model.export_encoder()
+    with caplog.at_level(logging.WARNING):
+        target = model.export_encoder("target")
+    assert "target encoder" in caplog.text
+    assert torch.equal(
+        online.embeddings.word_embeddings.weight, model.jepa_mlm.embeddings.word_embeddings.weight
+    )
+    assert torch.equal(
+        target.embeddings.word_embeddings.weight, model.target_encoder.embeddings.word_embeddings.weight
+    )
+    with pytest.raises(ValueError, match="online, target"):
+        model.export_encoder("ema")
+    with pytest.raises(ValueError, match="no target encoder"):
+        JepaMlmForPreTraining(tiny_config(objective="mlm")).export_encoder("target")
+
+
+def test_pretraining_from_encoder_checkpoint_copies_online_into_target(tmp_path, tiny_config):
+    encoder = JepaMlmModel(tiny_config())
+    encoder.save_pretrained(tmp_path)
+    model = JepaMlmForPreTraining.from_pretrained(tmp_path)
+    for (name, p), q in zip(model.jepa_mlm.named_parameters(), model.target_encoder.parameters()):
+        assert torch.equal(p, q), name
+    assert torch.equal(
+        model.jepa_mlm.embeddings.word_embeddings.weight, encoder.embeddings.word_embeddings.weight
+    )
+
+
+def test_mlm_head_is_tied_to_input_embeddings(tiny_config):
+    for cls in (JepaMlmForPreTraining, JepaMlmForMaskedLM):
+        model = cls(tiny_config())
+        assert model.lm_head.decoder.weight is model.jepa_mlm.embeddings.word_embeddings.weight
+
+
+def test_sequence_classification_regression_and_classification(tiny_config):
+    batch = make_batch(tiny_config())
+    reg = JepaMlmForSequenceClassification(tiny_config(num_labels=1))
+    scores = torch.rand(13) * 5
+    out = reg(batch["clean_input_ids"], batch["attention_mask"], labels=scores)
+    assert out.logits.shape == (13, 1)
+    torch.testing.assert_close(out.loss, F.mse_loss(out.logits.squeeze(-1), scores))
+    cls = JepaMlmForSequenceClassification(tiny_config(num_labels=3))
+    labels = torch.randint(0, 3, (13,))
+    out = cls(batch["clean_input_ids"], batch["attention_mask"], labels=labels)
+    torch.testing.assert_close(out.loss, F.cross_entropy(out.logits, labels))
