@@ -187,7 +187,7 @@ class JepaMlmPreTrainedModel(PreTrainedModel):
     def _init_weights(self, module: nn.Module) -> None:
         """BERT's initialisation: normal(0, initializer_range) weights, zero biases, unit LayerNorms."""
         super()._init_weights(module)
-        if isinstance(module, JepaMlmPredictor):
+        if isinstance(module, JepaMlmPredictor) and module.mask_token is not None:
             init.normal_(module.mask_token, std=self.config.initializer_range)
         elif isinstance(module, JepaMlmBalance) and module.logit is not None:
             init.constant_(module.logit, self.config.balance_init)
@@ -298,7 +298,8 @@ class JepaMlmPredictor(nn.Module):
         super().__init__()
         width = config.predictor_hidden_size
         self.embed = nn.Linear(config.hidden_size, width)
-        self.mask_token = nn.Parameter(torch.zeros(width))
+        # Only `blocks` mode queries mask tokens; `shared` has none, so DDP sees no unused parameter.
+        self.mask_token = nn.Parameter(torch.zeros(width)) if config.jepa_context == "blocks" else None
         self.position_embeddings = nn.Embedding(config.max_position_embeddings, width)
         self.layers = nn.ModuleList(
             [

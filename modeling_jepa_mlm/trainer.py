@@ -1,0 +1,210 @@
+"""`JepaMlmTrainer`: transformers' `Trainer` plus the EMA target update, the balance's parameter group and the
+objective's logging; `JepaMlmTrainingArguments` holds the EMA schedule beside the optimisation schedule."""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass, field
+
+import torch
+from torch import nn
+from transformers import Trainer, TrainerCallback, TrainingArguments
+
+from .ema import EMA_SCHEDULES, ema_momentum
+
+logger = logging.getLogger(__name__)
+
+BALANCE_PREFIX = "balance."
+# Per-step diagnostics of `JepaMlmPreTrainingOutput` averaged over each logging window.
+LOGGED_OUTPUTS = ("mlm_loss", "jepa_loss", "balance_weight", "target_std", "prediction_std")
+
+
+class NonFiniteLossError(RuntimeError):
+    """Raised when a training loss is NaN or infinite; the step's parameters are left untouched."""
+
+
+@dataclass
+class JepaMlmTrainingArguments(TrainingArguments):
+    """`TrainingArguments` plus the EMA momentum schedule `m(t)` of the target encoder (see `ema.ema_momentum`)."""
+
+    ema_momentum_start: float = field(
+        default=0.996, metadata={"help": "EMA momentum at step 0 (I-JEPA: 0.996)."}
+    )
+    ema_momentum_end: float = field(default=1.0, metadata={"help": "EMA momentum at the last step."})
+    ema_schedule: str = field(default="linear", metadata={"help": f"One of {', '.join(EMA_SCHEDULES)}."})
+    export_encoder: str = field(
+        default="online",
+        metadata={"help": "Which encoder the final export holds: 'online' (default) or the EMA 'target'."},
+    )
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if self.ema_schedule not in EMA_SCHEDULES:
+            raise ValueError(
+                f"ema_schedule={self.ema_schedule!r} is not valid; accepted values: {', '.join(EMA_SCHEDULES)}"
+            )
+        for name in ("ema_momentum_start", "ema_momentum_end"):
+            value = getattr(self, name)
+            if not 0.0 <= value <= 1.0:
+                raise ValueError(f"{name}={value} is not valid; accepted values: a number in [0, 1]")
+        if self.export_encoder not in ("online", "target"):
+            raise ValueError(
+                f"export_encoder={self.export_encoder!r} is not valid; accepted values: online, target"
+            )
+
+
+class _EmaCallback(TrainerCallback):
+    """Calls the trainer's EMA update right after every optimizer step (before `global_step` is incremented)."""
+
+    def __init__(self, trainer: JepaMlmTrainer) -> None:
+        self.trainer = trainer
+
+    def on_optimizer_step(self, args, state, control, **kwargs):
+        self.trainer.update_target_encoder(state.global_step)
+
+
+class JepaMlmTrainer(Trainer):
+    """`Trainer` for `JepaMlmForPreTraining`.
+
+    - After every optimizer step `t` (0-based), the target encoder takes one EMA step with momentum
+      `m(t) = ema_momentum(t, max_steps, ...)`, a pure function of the step, so a resumed run continues exactly.
+    - The balance parameters sit in their own parameter group with no weight decay.
+    - `mlm_loss`, `jepa_loss`, `balance_weight`, `target_std`, `prediction_std` (the collapse watch),
+      `ema_momentum` and `tokens_per_second` are logged at every logging step, averaged over the window.
+    - A NaN or infinite loss raises `NonFiniteLossError` before the backward pass, so neither the parameters nor
+      the checkpoints written so far are touched.
+    Everything else (checkpointing the target encoder and the balance with the model, optimizer, scheduler,
+    RNG and data position; resuming) is the Trainer's own.
+    """
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.add_callback(_EmaCallback(self))
+        self._window: dict[str, torch.Tensor] = {}
+        self._window_steps = 0
+        self._window_tokens = 0
+        self._window_start = time.perf_counter()
+
+    def _pretraining_model(self) -> nn.Module:
+        return self.accelerator.unwrap_model(self.model)
+
+    def current_ema_momentum(self, step: int | None = None) -> float:
+        """`m(t)` for optimizer step `t` (the current one by default)."""
+        args: JepaMlmTrainingArguments = self.args
+        step = self.state.global_step if step is None else step
+        return ema_momentum(
+            step, self.state.max_steps, args.ema_momentum_start, args.ema_momentum_end, args.ema_schedule
+        )
+
+    def update_target_encoder(self, step: int) -> None:
+        """One EMA step of the target encoder with momentum `m(step)`; a no-op for the MLM baseline."""
+        model = self._pretraining_model()
+        if getattr(model, "target_encoder", None) is not None:
+            model.update_target_encoder_(self.current_ema_momentum(step))
+
+    def get_decay_parameter_names(self, model: nn.Module) -> list[str]:
+        """transformers' rule (no decay on biases and norms), and never on the balance."""
+        return [n for n in super().get_decay_parameter_names(model) if not _is_balance(n)]
+
+    def create_optimizer(self, model: nn.Module | None = None) -> torch.optim.Optimizer:
+        """The Trainer's optimizer, with the balance parameters moved into a group of their own (no weight decay)."""
+        opt_model = self.model if model is None else model
+        fresh = self.optimizer is None
+        optimizer = super().create_optimizer(model)
+        if not fresh:
+            return optimizer
+        balance = {id(p) for n, p in opt_model.named_parameters() if _is_balance(n) and p.requires_grad}
+        if balance:
+            inner = getattr(optimizer, "optimizer", optimizer)  # accelerate may wrap it
+            moved = []
+            for group in inner.param_groups:
+                moved += [p for p in group["params"] if id(p) in balance]
+                group["params"] = [p for p in group["params"] if id(p) not in balance]
+            inner.param_groups = [g for g in inner.param_groups if g["params"]]
+            inner.add_param_group({"params": moved, "weight_decay": 0.0})
+        return optimizer
+
+    def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
+        outputs = model(**inputs)
+        loss = outputs.loss
+        if not torch.isfinite(loss.detach()).item():
+            parts = {k: float(outputs[k]) for k in LOGGED_OUTPUTS if outputs.get(k) is not None}
+            raise NonFiniteLossError(
+                f"non-finite training loss {float(loss)} at step {self.state.global_step} ({parts}); training "
+                f"stopped before the backward pass. Checkpoints already in {self.args.output_dir} are intact; "
+                "lower the learning rate, raise warmup, or check the data, then resume from the last checkpoint."
+            )
+        if model.training:
+            for key in LOGGED_OUTPUTS:
+                value = outputs.get(key)
+                if value is not None:
+                    value = value.detach().float()
+                    self._window[key] = self._window[key] + value if key in self._window else value
+            self._window_steps += 1
+            self._window_tokens += (
+                int(inputs["attention_mask"].sum())
+                if "attention_mask" in inputs
+                else inputs["input_ids"].numel()
+            )
+        return (loss, outputs) if return_outputs else loss
+
+    def log(self, logs: dict[str, float], start_time: float | None = None) -> None:
+        """Adds the objective's window averages, the EMA momentum and the throughput to training logs."""
+        if "loss" in logs and self._window_steps:
+            keys = sorted(self._window)
+            stacked = torch.stack(
+                [self._window[k] for k in keys] + [self._window[keys[0]].new_tensor(self._window_tokens)]
+            )
+            stacked = self.accelerator.reduce(stacked, reduction="sum")
+            world = self.accelerator.num_processes
+            for i, key in enumerate(keys):
+                logs[key] = round(float(stacked[i]) / (self._window_steps * world), 6)
+            elapsed = time.perf_counter() - self._window_start
+            logs["tokens_per_second"] = round(float(stacked[-1]) / max(elapsed, 1e-9), 1)
+            logs["ema_momentum"] = self.current_ema_momentum()
+            self._window, self._window_steps, self._window_tokens = {}, 0, 0
+            self._window_start = time.perf_counter()
+        super().log(logs, start_time)
+
+
+def _is_balance(name: str) -> bool:
+    return name.startswith(BALANCE_PREFIX) or f".{BALANCE_PREFIX}" in name
+
+
+def estimate_flops_per_token(config, seq_len: int) -> float:
+    """Training FLOPs per token of one step of the objective, counting matmuls only (Kaplan et al. 2020):
+    `6 N` per token for a trained pass (forward + backward), `2 N` for a forward-only pass, plus attention
+    `12 L_layers s d` (trained) / `4 L_layers s d` (forward), with `N` the non-embedding matmul parameters.
+    The vocabulary projection runs only at MLM positions (15 % of tokens).
+
+    Per step: MLM pass trained; `blocks` adds a trained context pass over about 75 % of tokens and a forward-only
+    target pass; `shared` adds a forward-only target pass. The predictor is counted at its size.
+    """
+    d, layers = config.hidden_size, config.num_hidden_layers
+    n_layer = layers * (4 * d * d + 2 * d * config.intermediate_size)
+    attn = 2 * layers * seq_len * d  # forward: QK^T and AV, 2 flops per MAC
+    fwd = 2 * n_layer + attn
+    head = 2 * (d * d + d * config.vocab_size) * 0.15
+    total = 0.0
+    if config.has_mlm or config.jepa_context == "shared":
+        total += 3 * fwd + (3 * head if config.has_mlm else 0)
+    if config.has_jepa:
+        p, pl = config.predictor_hidden_size, config.predictor_num_hidden_layers
+        n_pred = pl * (4 * p * p + 2 * p * config.predictor_intermediate_size) + 2 * d * p
+        total += fwd  # target encoder, forward only
+        if config.jepa_context == "blocks":
+            total += 3 * fwd * 0.75  # context pass over the context block
+            # predictor over context (~75 %) + one target block (~17 %) per block, K = 2 blocks
+            total += 3 * 2 * n_pred * 2 * 0.92
+        else:
+            total += 3 * 2 * n_pred
+    return total
+
+
+__all__ = [
+    "JepaMlmTrainer",
+    "JepaMlmTrainingArguments",
+    "NonFiniteLossError",
+    "estimate_flops_per_token",
+]
