@@ -232,11 +232,17 @@ def load_raw_datasets(
 def iter_texts(
     dataset: AnyDataset,
     text_column: str = "text",
+    *,
     batch_size: int = 1000,
     max_chars_per_document: int | None = None,
+    max_texts: int | None = None,
 ) -> Iterator[list[str]]:
-    """Batches of non-blank texts (cut to `max_chars_per_document`), e.g. to train a tokenizer."""
-    for batch in dataset.select_columns([text_column]).iter(batch_size=batch_size):
+    """Batches of non-blank texts (cut to `max_chars_per_document`), e.g. to train a tokenizer.
+
+    `max_texts` stops after that many rows, so a tokenizer can learn from the start of a stream.
+    """
+    rows = dataset if max_texts is None else dataset.take(max_texts)
+    for batch in rows.select_columns([text_column]).iter(batch_size=batch_size):
         yield [t[:max_chars_per_document] for t in batch[text_column] if t and t.strip()]
 
 
