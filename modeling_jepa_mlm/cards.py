@@ -1,0 +1,637 @@
+"""Model cards: fill `model_cards/TEMPLATE.md` from an export folder's run records and, optionally, the probe's JSON.
+
+Sources, all optional but `config.json`:
+
+- `config.json`: architecture and objective fields (`JepaMlmConfig`);
+- `run_config.yaml` (written by `run_pretraining.py`): data, masking, EMA schedule, optimisation;
+- `training_summary.json`: steps, tokens seen, estimated FLOPs, wall time and the logged `trajectory`
+  (loss, mlm_loss, jepa_loss, balance_weight, ema_momentum, target_std, prediction_std);
+- `trainer_state.json`: the trajectory's fallback (its `log_history`);
+- the probe's `results.json` (schema in `modeling_jepa_mlm/report.py`): tables with 95 % intervals, the
+  paired comparisons with the other probed models, the verdicts on the paper's claims, and the model-index.
+
+Missing pieces leave their section saying so, never a wrong number.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import string
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import yaml
+from huggingface_hub import EvalResult, ModelCard, ModelCardData
+
+from .data import _is_path_like
+from .glue import GLUE_TASKS
+from .report import _fmt_cell, _table
+
+logger = logging.getLogger(__name__)
+
+CARD_NAME = "README.md"
+TEMPLATE_PATH = Path(__file__).resolve().parents[1] / "model_cards" / "TEMPLATE.md"
+RUN_CONFIG_NAME = "run_config.yaml"
+SUMMARY_NAME = "training_summary.json"
+TRAINER_STATE_NAME = "trainer_state.json"
+PAPER_ARXIV = "2606.05173"
+PAPER_TITLE = "Predict and Reconstruct: Joint Objectives for Self-Supervised Language Representation Learning"
+GLUE_HUB_ID = "nyu-mll/glue"
+GLUE_NAMES = {"sst2": "SST-2", "mrpc": "MRPC", "cola": "CoLA", "stsb": "STS-B", "mnli": "MNLI"}
+TRAJECTORY_KEYS = (
+    "loss",
+    "mlm_loss",
+    "jepa_loss",
+    "balance_weight",
+    "ema_momentum",
+    "target_std",
+    "prediction_std",
+)
+# Columns of the per-task result tables, after the task's own GLUE metrics.
+CARD_METRICS = ("uniformity", "alignment", "effective_rank", "token_probe_acc", "probe_gap", "balance")
+# Rows of the comparison table, after the task's headline GLUE metric.
+COMPARED_METRICS = ("uniformity", "effective_rank", "token_probe_acc", "probe_gap")
+MAX_TRAJECTORY_ROWS = 11
+REQUIRED_METADATA = ("license", "language", "library_name", "pipeline_tag", "tags")
+LIMITATIONS = """\
+- An encoder for representations and fine-tuning, not a generator. The MLM head (when exported) is for
+  fill-mask and continued pre-training only.
+- The numbers above come from linear probes on *frozen* embeddings of sub-sampled GLUE splits; they measure
+  what the embeddings hold, not what fine-tuning reaches. Intervals are 95 % (paired bootstrap for per-example
+  metrics, subsampling for set metrics); comparisons are Holm-corrected over task x pooling cells.
+- English only, uncased; the vocabulary and the corpus set what it knows. Biases of the training text
+  (Wikipedia or whatever was used, see above) carry over into the representations.
+- The balance weight of the `sigmoid` mode is pushed by its gradient toward the smaller of the two losses;
+  its trajectory (above) is a property of the run to read, not a tuned hyperparameter.
+- Small models and short runs (such as the quickstart's) demonstrate the pipeline only; their numbers say
+  nothing about the paper's claims."""
+
+
+def _read_json(path: Path) -> dict | None:
+    return json.loads(path.read_text()) if path.is_file() else None
+
+
+def load_run(export_dir: str | os.PathLike) -> dict[str, Any]:
+    """The records of one export folder: `config`, and when present `run_config`, `summary`, `trainer_state`.
+
+    Raises:
+        FileNotFoundError: the folder or its `config.json` is missing.
+    """
+    folder = Path(export_dir)
+    if not (folder / "config.json").is_file():
+        raise FileNotFoundError(
+            f"{str(folder)!r} is not an exported model folder: no config.json (run run_pretraining.py first, "
+            "or give the folder that holds config.json and model.safetensors)"
+        )
+    run_config_path = folder / RUN_CONFIG_NAME
+    return {
+        "export_dir": folder,
+        "config": json.loads((folder / "config.json").read_text()),
+        "run_config": yaml.safe_load(run_config_path.read_text()) if run_config_path.is_file() else None,
+        "summary": _read_json(folder / SUMMARY_NAME),
+        "trainer_state": _read_json(folder / TRAINER_STATE_NAME),
+    }
+
+
+def load_probe_results(probe_results: str | os.PathLike | Mapping | None) -> dict | None:
+    """The probe's results: a dict as is, or read from a `results.json` path (or a folder holding one).
+
+    Raises:
+        FileNotFoundError: the path does not exist or the folder has no results.json.
+    """
+    if probe_results is None or isinstance(probe_results, Mapping):
+        return None if probe_results is None else dict(probe_results)
+    path = Path(probe_results)
+    if path.is_dir():
+        path = path / "results.json"
+    if not path.is_file():
+        raise FileNotFoundError(
+            f"probe results {str(probe_results)!r} not found; give run_glue_probe.py's results.json or its "
+            "--output_dir"
+        )
+    return json.loads(path.read_text())
+
+
+def find_probe_model(
+    results: Mapping, export_dir: str | os.PathLike, model_name: str | None = None
+) -> str | None:
+    """The name under which `results` holds this export: `model_name` if given, else the model whose `path` is
+    the export folder, else the one named after the folder; None (with a warning) when absent.
+
+    Raises:
+        ValueError: `model_name` is given but not among the probed models (lists them).
+    """
+    models = results.get("models") or {}
+    if model_name is not None:
+        if model_name not in models:
+            raise ValueError(
+                f"model_name={model_name!r} is not in the probe results; probed models: {list(models)}"
+            )
+        return model_name
+    target = Path(export_dir).resolve()
+    for name, info in models.items():
+        path = Path(str(info.get("path", "")))
+        if path.exists() and path.resolve() == target:
+            return name
+    if target.name in models:
+        return target.name
+    logger.warning("the probe results hold no model for %s (probed: %s)", export_dir, list(models))
+    return None
+
+
+def _num(x: Any) -> str:
+    """Four significant figures for trajectory values (keeps a balance of 0.5005 distinct from 0.5)."""
+    return "–" if x is None else f"{x:.4g}" if isinstance(x, float) else str(x)
+
+
+def _evenly(rows: Sequence, k: int) -> list:
+    """At most `k` rows, evenly spaced, the first and the last always kept."""
+    if len(rows) <= k:
+        return list(rows)
+    idx = sorted({round(i * (len(rows) - 1) / (k - 1)) for i in range(k)})
+    return [rows[i] for i in idx]
+
+
+def trajectory(run: Mapping) -> dict[str, list[list[float]]]:
+    """`key -> [[step, value], ...]` from the summary, or rebuilt from the trainer state's log history."""
+    summary = run.get("summary") or {}
+    if summary.get("trajectory"):
+        return summary["trajectory"]
+    history = (run.get("trainer_state") or {}).get("log_history", [])
+    logs = [h for h in history if "loss" in h and "step" in h]
+    return {k: [[h["step"], h[k]] for h in logs if k in h] for k in TRAJECTORY_KEYS}
+
+
+def _description(config: Mapping, name: str, notes: str | None) -> str:
+    objective = config.get("objective", "unknown")
+    text = {
+        "hybrid": (
+            "A text encoder pre-trained with the **hybrid objective** of jepa-mlm: a JEPA-style latent-prediction "
+            "loss (a predictor regresses the representations that an EMA target encoder gives masked target "
+            "blocks) plus masked language modelling, over one shared encoder, balanced by a learnable scalar."
+        ),
+        "mlm": (
+            "A text encoder pre-trained with **masked language modelling only**: the baseline of jepa-mlm, with "
+            "the same encoder, tokenizer, data order and budget as its hybrid counterpart."
+        ),
+        "jepa": (
+            "A text encoder pre-trained with the **JEPA latent-prediction loss only** (no MLM): a predictor "
+            "regresses the representations that an EMA target encoder gives masked target blocks."
+        ),
+    }.get(objective, f"A jepa-mlm text encoder (objective `{objective}`).")
+    text += (
+        f" It accompanies the study of the paper *{PAPER_TITLE}* (arXiv {PAPER_ARXIV}), which compares what "
+        "the two objectives do to the geometry of the representations."
+    )
+    return f"{text}\n\n{notes}" if notes else text
+
+
+def _architecture(config: Mapping, run: Mapping, probe_params: int | None) -> str:
+    summary = run.get("summary") or {}
+    params = summary.get("num_parameters_encoder") or probe_params
+    rows = [
+        ["exported class", ", ".join(config.get("architectures") or ["–"])],
+        ["layers x hidden size", f"{config.get('num_hidden_layers')} x {config.get('hidden_size')}"],
+        ["attention heads", str(config.get("num_attention_heads"))],
+        ["intermediate size", str(config.get("intermediate_size"))],
+        ["vocabulary", str(config.get("vocab_size"))],
+        ["max positions", str(config.get("max_position_embeddings"))],
+        ["pooler_output", f"`{config.get('pooling', 'mean')}` pooling"],
+        ["encoder parameters", f"{params:,}" if params else "–"],
+    ]
+    return "\n".join(_table(["", ""], rows))
+
+
+def _objective(config: Mapping, run_config: Mapping) -> str:
+    objective = config.get("objective", "–")
+    has_jepa, has_mlm = objective in ("hybrid", "jepa"), objective in ("hybrid", "mlm")
+    rows = [["objective", f"`{objective}`"]]
+    if has_mlm:
+        rows.append(
+            [
+                "MLM masking",
+                f"{run_config.get('mlm_probability', 0.15):.0%} of tokens, "
+                f"{run_config.get('mask_replace_prob', 0.8):.0%} [MASK] / "
+                f"{run_config.get('random_replace_prob', 0.1):.0%} random / rest kept",
+            ]
+        )
+    if has_jepa:
+        context = config.get("jepa_context", "–")
+        rows += [
+            ["JEPA context", f"`{context}`"],
+            ["JEPA loss", f"`{config.get('jepa_loss', '–')}`"],
+            ["JEPA targets", f"top {config.get('jepa_target_layers', 1)} target layer(s), layer-normalised"],
+            [
+                "predictor",
+                f"depth {config.get('predictor_num_hidden_layers')}, width {config.get('predictor_hidden_size')}",
+            ],
+        ]
+        if context == "blocks" and run_config:
+            rows.append(
+                [
+                    "blocks",
+                    f"context {run_config.get('context_ratio_min')}-{run_config.get('context_ratio_max')}, "
+                    f"{run_config.get('num_target_blocks')} targets of "
+                    f"{run_config.get('target_ratio_min')}-{run_config.get('target_ratio_max')} of the tokens",
+                ]
+            )
+        if run_config:
+            rows.append(
+                [
+                    "EMA momentum",
+                    f"{run_config.get('ema_momentum_start')} -> {run_config.get('ema_momentum_end')}, "
+                    f"`{run_config.get('ema_schedule')}` schedule",
+                ]
+            )
+    if objective == "hybrid":
+        balance = config.get("balance", "–")
+        detail = {
+            "sigmoid": "`L = s L_jepa + (1 - s) L_mlm`, `s = sigmoid(w)`, `w` learned from 0",
+            "uncertainty": "Kendall et al. (2018) log-variances, one per loss",
+            "fixed": f"constant `s = {config.get('balance_fixed_weight')}`",
+        }.get(balance, "")
+        rows.append(["balance", f"`{balance}`: {detail}"])
+    return "\n".join(_table(["setting", "value"], rows))
+
+
+def _trajectory_section(traj: Mapping[str, list], config: Mapping) -> str:
+    keys = [k for k in TRAJECTORY_KEYS if traj.get(k)]
+    if not keys:
+        return "No training log was found (no `training_summary.json` or `trainer_state.json` trajectory)."
+    by_step: dict[int, dict[str, float]] = {}
+    for key in keys:
+        for step, value in traj[key]:
+            by_step.setdefault(int(step), {})[key] = value
+    steps = _evenly(sorted(by_step), MAX_TRAJECTORY_ROWS)
+    rows = [[str(s), *(_num(by_step[s].get(k)) for k in keys)] for s in steps]
+    lines = []
+    weight = traj.get("balance_weight") or []
+    if weight:
+        (s0, w0), (s1, w1) = weight[0], weight[-1]
+        lines.append(
+            f"The balance weight `s` (on the JEPA loss) went from {_num(w0)} at step {s0} to {_num(w1)} at step "
+            f"{s1}."
+        )
+        if config.get("balance") == "sigmoid":
+            lines.append(
+                "Under the `sigmoid` balance the gradient on `w` is `s (1 - s) (L_jepa - L_mlm)`, so `s` drifts "
+                "toward the smaller loss."
+            )
+        lines.append("")
+    lines.append(
+        f"Logged values (window averages; {len(steps)} of {len(by_step)} logging steps, evenly spaced, first and "
+        "last kept):"
+    )
+    return "\n".join([*lines, "", *_table(["step", *keys], rows)])
+
+
+def _data(run_config: Mapping | None, config: Mapping) -> str:
+    if not run_config:
+        return "Not recorded (no `run_config.yaml` in the export folder)."
+    if run_config.get("dataset_name"):
+        name = run_config["dataset_name"]
+        where = "local folder" if _is_path_like(name) or Path(name).exists() else "Hub dataset"
+        source = f"{where} `{name}`" + (
+            f", config `{run_config['dataset_config_name']}`" if run_config.get("dataset_config_name") else ""
+        )
+    else:
+        source = f"local files `{run_config.get('train_file')}`"
+    tokenizer = (
+        f"`{run_config['tokenizer_name']}`"
+        if run_config.get("tokenizer_name")
+        else f"WordPiece trained on the corpus ({config.get('vocab_size')} tokens)"
+    )
+    cut = run_config.get("max_chars_per_document")
+    rows = [
+        ["text", source + (" (streamed)" if run_config.get("streaming") else "")],
+        ["documents cut to", f"{cut} characters" if cut else "not cut"],
+        ["sequences", f"packed to {run_config.get('max_seq_length')} tokens ([CLS] chunk [SEP])"],
+        ["tokenizer", tokenizer],
+        ["seed", str(run_config.get("seed"))],
+    ]
+    return "\n".join(_table(["", ""], rows))
+
+
+def _duration(seconds: float) -> str:
+    h, rem = divmod(int(round(seconds)), 3600)
+    return f"{seconds:.1f} s ({h}:{rem // 60:02d}:{rem % 60:02d})"
+
+
+def _compute(summary: Mapping | None, run_config: Mapping | None) -> str:
+    if not summary:
+        return "Not recorded (no `training_summary.json` in the export folder)."
+    rc = run_config or {}
+    precision = "bf16" if rc.get("bf16") else "fp16" if rc.get("fp16") else "fp32"
+    flops = summary.get("estimated_train_flops")
+    rows = [
+        ["optimizer steps", f"{summary.get('steps', 0):,}"],
+        [
+            "global batch",
+            f"{summary.get('global_batch_size')} sequences of {summary.get('sequence_length')} tokens",
+        ],
+        ["tokens seen", f"{summary.get('tokens_seen', 0):,}"],
+        ["estimated training FLOPs", f"{flops:.3e}" if flops is not None else "–"],
+        ["wall time", _duration(summary["wall_time_seconds"]) if "wall_time_seconds" in summary else "–"],
+        ["throughput", f"{summary.get('tokens_per_second')} tokens/s"],
+        ["processes", str(summary.get("world_size", 1))],
+        ["precision", precision],
+        [
+            "optimizer",
+            f"{rc.get('optim', '–')}, lr {rc.get('learning_rate', '–')} ({rc.get('lr_scheduler_type', '–')}, "
+            f"{rc.get('warmup_steps', 0)} warmup steps), weight decay {rc.get('weight_decay', '–')}",
+        ],
+    ]
+    note = f"FLOPs: {summary['flops_formula']}." if summary.get("flops_formula") else ""
+    return "\n".join([*_table(["", ""], rows), "", note]).rstrip()
+
+
+def _glue_dataset(results: Mapping) -> tuple[str, str]:
+    """(dataset type, name suffix) of the probe's GLUE data: the Hub's, a local copy, or synthetic."""
+    glue_dir = (results.get("settings") or {}).get("glue_dir")
+    if not glue_dir:
+        return (results.get("settings") or {}).get("glue_hub_id") or GLUE_HUB_ID, ""
+    if (Path(glue_dir) / "synthetic.json").is_file() or "synthetic" in Path(glue_dir).name:
+        return "synthetic-glue", " (synthetic GLUE-format data of modeling_jepa_mlm.synthetic)"
+    return GLUE_HUB_ID, f" (local copy `{glue_dir}`)"
+
+
+def _task_metrics(task: str) -> tuple[str, ...]:
+    return GLUE_TASKS[task].metrics if task in GLUE_TASKS else ()
+
+
+def eval_results(results: Mapping, model: str) -> list[EvalResult]:
+    """The model-index entries: every GLUE metric of every task and pooling of `model` in the probe results."""
+    dataset_type, suffix = _glue_dataset(results)
+    out = []
+    n_examples = results.get("n_examples") or {}
+    for task, by_pool in (results.get("results", {}).get(model) or {}).items():
+        split = (n_examples.get(task) or {}).get("eval_split") or (
+            GLUE_TASKS[task].eval_split if task in GLUE_TASKS else "validation"
+        )
+        for pooling, cells in by_pool.items():
+            for metric in _task_metrics(task):
+                value = (cells.get(metric) or {}).get("value")
+                if value is None:
+                    continue
+                out.append(
+                    EvalResult(
+                        task_type="text-classification",
+                        task_name="Linear probe on frozen embeddings",
+                        dataset_type=dataset_type,
+                        dataset_name=f"GLUE {GLUE_NAMES.get(task, task)}{suffix}",
+                        dataset_config=task,
+                        dataset_split=split,
+                        metric_type=metric,
+                        metric_value=round(float(value), 4),
+                        metric_name=f"{metric} ({pooling} pooling, linear probe)",
+                        metric_config=pooling,
+                    )
+                )
+    return out
+
+
+def _comparison_lines(results: Mapping, model: str) -> list[str]:
+    """Per other model: rows (task, metric), columns poolings, cells `this - other [CI]` (* if Holm-significant)."""
+    lines = []
+    poolings = list(results.get("poolings") or [])
+    for other in [m for m in results.get("models", {}) if m != model]:
+        cells: dict[tuple[str, str], dict[str, str]] = {}
+        for c in results.get("comparisons") or []:
+            if {c.get("model_a"), c.get("model_b")} != {model, other} or c.get("diff") is None:
+                continue
+            sign = 1.0 if c["model_a"] == model else -1.0
+            lo, hi = c.get("ci_low"), c.get("ci_high")
+            if sign < 0:
+                lo, hi = (None if hi is None else -hi), (None if lo is None else -lo)
+            text = _fmt_cell({"value": sign * c["diff"], "ci_low": lo, "ci_high": hi})
+            cells.setdefault((c["task"], c["metric"]), {})[c["pooling"]] = text + (
+                " *" if c.get("significant") else ""
+            )
+        rows = []
+        for task in results.get("tasks") or []:
+            for metric in (*_task_metrics(task)[:1], *COMPARED_METRICS):
+                if (task, metric) in cells:
+                    rows.append([task, metric, *(cells[task, metric].get(p, "–") for p in poolings)])
+        if rows:
+            lines += [
+                f"**{model} - {other}** (difference `[95 % CI]`, `*`: significant after Holm correction):",
+                "",
+                *_table(["task", "metric", *poolings], rows),
+                "",
+            ]
+    return lines
+
+
+def _results_section(results: Mapping | None, model: str | None) -> str:
+    if results is None:
+        return (
+            "No probe results yet. Run `python run_glue_probe.py --model_name_or_path <this folder> ... "
+            "--output_dir probe/` and regenerate this card with `--probe_results probe/results.json`."
+        )
+    if model is None:
+        return "The probe results given hold no entry for this model."
+    by_task = results.get("results", {}).get(model) or {}
+    dataset_type, suffix = _glue_dataset(results)
+    n_examples = results.get("n_examples") or {}
+    lines = [
+        f"Protocol `{results.get('protocol', 'standard')}` of `run_glue_probe.py`: frozen embeddings, one linear "
+        f"probe per task and pooling; data `{dataset_type}`{suffix}. Values are `estimate [95 % CI]`.",
+        "",
+    ]
+    if n_examples:
+        lines += [
+            *_table(
+                ["task", "train examples", "eval split", "eval examples"],
+                [
+                    [t, str(d.get("train")), str(d.get("eval_split")), str(d.get("eval"))]
+                    for t, d in n_examples.items()
+                ],
+            ),
+            "",
+        ]
+    for task, by_pool in by_task.items():
+        columns = [
+            c
+            for c in (*_task_metrics(task), *CARD_METRICS)
+            if any((cells.get(c) or {}).get("value") is not None for cells in by_pool.values())
+        ]
+        rows = [[pooling, *(_fmt_cell(cells.get(c)) for c in columns)] for pooling, cells in by_pool.items()]
+        lines += [f"### {GLUE_NAMES.get(task, task)}", "", *_table(["pooling", *columns], rows), ""]
+    comparisons = _comparison_lines(results, model)
+    if comparisons:
+        lines += ["### Compared with the other probed models", "", *comparisons]
+    claims = [c for c in results.get("claims") or [] if model in (c.get("model_a"), c.get("model_b"))]
+    if claims:
+        lines += [
+            "### The paper's claims",
+            "",
+            *_table(
+                ["claim", "paper", "models", "verdict", "evidence"],
+                [
+                    [
+                        str(c.get("claim")),
+                        str(c.get("paper")),
+                        f"{c.get('model_a')} vs {c.get('model_b')}",
+                        f"**{c.get('verdict')}**",
+                        str(c.get("evidence")),
+                    ]
+                    for c in claims
+                ],
+            ),
+            "",
+        ]
+    return "\n".join(lines).rstrip()
+
+
+def _datasets(run_config: Mapping | None, results: Mapping | None) -> list[str]:
+    """Hub dataset ids the model was trained or evaluated on (local folders and files are not Hub ids)."""
+    out = []
+    name = (run_config or {}).get("dataset_name")
+    if name and not _is_path_like(name) and not Path(name).exists():
+        out.append(name)
+    if (
+        results is not None
+        and _glue_dataset(results)[0] == GLUE_HUB_ID
+        and not (results.get("settings") or {}).get("glue_dir")
+    ):
+        out.append(GLUE_HUB_ID)
+    return out
+
+
+def card_data(
+    run: Mapping,
+    results: Mapping | None,
+    probe_model: str | None,
+    model_name: str,
+    *,
+    license: str = "apache-2.0",
+    extra_tags: Sequence[str] = (),
+) -> ModelCardData:
+    """The card's metadata: license, language, library, pipeline tag, tags, datasets and the model-index."""
+    config = run["config"]
+    objective = config.get("objective", "unknown")
+    masked_lm = any("MaskedLM" in a for a in config.get("architectures") or [])
+    tags = ["jepa-mlm", "custom_code", "text-encoder", f"objective-{objective}"]
+    tags += ["jepa"] if objective in ("hybrid", "jepa") else []
+    tags += ["masked-language-modeling"] if objective in ("hybrid", "mlm") else []
+    tags += [t for t in extra_tags if t not in tags]
+    evals = eval_results(results, probe_model) if results is not None and probe_model is not None else []
+    return ModelCardData(
+        license=license,
+        language=["en"],
+        library_name="transformers",
+        pipeline_tag="fill-mask" if masked_lm else "feature-extraction",
+        tags=tags,
+        datasets=_datasets(run.get("run_config"), results) or None,
+        model_name=model_name if evals else None,
+        eval_results=evals or None,
+    )
+
+
+def render_card(
+    export_dir: str | os.PathLike,
+    probe_results: str | os.PathLike | Mapping | None = None,
+    *,
+    hub_model_id: str | None = None,
+    model_name: str | None = None,
+    notes: str | None = None,
+    license: str = "apache-2.0",
+    extra_tags: Sequence[str] = (),
+    template: str | os.PathLike | None = None,
+) -> str:
+    """The Markdown of the card of `export_dir` (YAML metadata front matter, then the body).
+
+    Args:
+        probe_results: the probe's `results.json` (path, folder or dict); None leaves the results section empty.
+        hub_model_id: the repository the card is for (usage snippet, title); default: the folder's path.
+        model_name: the model's name in the probe results; default: matched by path, then folder name.
+        notes: a paragraph added to the description (e.g. "a quickstart demonstration").
+        template: a `string.Template` Markdown file; default `model_cards/TEMPLATE.md`.
+
+    Raises:
+        FileNotFoundError: no `config.json` in `export_dir`, a missing template or probe results file.
+    """
+    run = load_run(export_dir)
+    results = load_probe_results(probe_results)
+    probe_model = find_probe_model(results, export_dir, model_name) if results is not None else None
+    config, run_config = run["config"], run.get("run_config") or {}
+    name = (hub_model_id or str(Path(export_dir).resolve())).rstrip("/").split("/")[-1]
+    template_path = Path(template) if template is not None else TEMPLATE_PATH
+    if not template_path.is_file():
+        raise FileNotFoundError(
+            f"model card template {str(template_path)!r} not found; give template= or install the project "
+            "from its source tree (pip install -e .) so that model_cards/TEMPLATE.md is present"
+        )
+    data = card_data(run, results, probe_model, name, license=license, extra_tags=extra_tags)
+    probe_params = ((results or {}).get("models", {}).get(probe_model) or {}).get("num_parameters")
+    heads = (
+        'The export also holds the MLM head: `AutoModelForMaskedLM` (and `pipeline("fill-mask", model=model_id, '
+        "trust_remote_code=True)`) work on it."
+        if data.pipeline_tag == "fill-mask"
+        else "The export holds the encoder only (no MLM head)."
+    )
+    fields = {
+        "metadata": data.to_yaml(),
+        "title": f"{name}: jepa-mlm {config.get('objective', '')} encoder".strip(),
+        "description": _description(config, name, notes),
+        "architecture": _architecture(config, run, probe_params),
+        "objective": _objective(config, run_config),
+        "trajectory": _trajectory_section(trajectory(run), config),
+        "data": _data(run.get("run_config"), config),
+        "compute": _compute(run.get("summary"), run.get("run_config")),
+        "results": _results_section(results, probe_model),
+        "model_id": hub_model_id or str(Path(export_dir).resolve()),
+        "hidden_size": str(config.get("hidden_size")),
+        "pooling": config.get("pooling", "mean"),
+        "usage_heads": heads,
+        "limitations": LIMITATIONS,
+        "probe_source": " and the probe's `results.json`" if probe_model is not None else "",
+    }
+    return string.Template(template_path.read_text()).substitute(fields)
+
+
+def validate_card(text: str) -> ModelCard:
+    """Parse a card the way `huggingface_hub` does and check the metadata this project promises.
+
+    Offline: `ModelCard` parses the YAML front matter and `ModelCardData` checks the model-index (the Hub's
+    server-side `ModelCard.validate` needs the network; `hub.push_to_hub` runs it before uploading).
+
+    Raises:
+        ValueError: malformed front matter or model-index, or a required metadata key missing.
+    """
+    card = ModelCard(text, ignore_metadata_errors=False)
+    metadata = card.data.to_dict()
+    missing = [k for k in REQUIRED_METADATA if not metadata.get(k)]
+    if missing:
+        raise ValueError(f"the model card lacks metadata {missing}; required: {list(REQUIRED_METADATA)}")
+    return card
+
+
+def write_model_card(
+    export_dir: str | os.PathLike, probe_results: str | os.PathLike | Mapping | None = None, **kwargs: Any
+) -> Path:
+    """Render, validate and write `<export_dir>/README.md`; returns its path. Arguments as `render_card`."""
+    text = render_card(export_dir, probe_results, **kwargs)
+    validate_card(text)
+    path = Path(export_dir) / CARD_NAME
+    path.write_text(text)
+    logger.info("wrote the model card %s", path)
+    return path
+
+
+__all__ = [
+    "CARD_NAME",
+    "TEMPLATE_PATH",
+    "card_data",
+    "eval_results",
+    "find_probe_model",
+    "load_probe_results",
+    "load_run",
+    "render_card",
+    "trajectory",
+    "validate_card",
+    "write_model_card",
+]
