@@ -25,6 +25,7 @@ from transformers import HfArgumentParser, set_seed
 from transformers.trainer_utils import get_last_checkpoint
 
 from modeling_jepa_mlm import JepaMlmConfig, JepaMlmForMaskedLM, JepaMlmForPreTraining
+from modeling_jepa_mlm.cards import write_model_card
 from modeling_jepa_mlm.collator import DataCollatorForJepaMlm
 from modeling_jepa_mlm.data import (
     check_text_column,
@@ -34,6 +35,7 @@ from modeling_jepa_mlm.data import (
     load_raw_datasets,
     tokenize_and_pack,
 )
+from modeling_jepa_mlm.hub import check_hub_access, check_repo_id, push_to_hub
 from modeling_jepa_mlm.trainer import JepaMlmTrainer, JepaMlmTrainingArguments, estimate_flops_per_token
 
 logger = logging.getLogger(__name__)
@@ -284,6 +286,13 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         level=logging.INFO if training_args.should_log else logging.WARNING,
     )
     set_seed(training_args.seed)  # before anything is built
+    # The export at the end pushes once, with its card; the Trainer itself must not reach the Hub. A push that
+    # cannot happen (no repository id, offline, no token) fails now, not after training.
+    push = training_args.push_to_hub
+    if push:
+        check_repo_id(training_args.hub_model_id)
+        check_hub_access(training_args.hub_token)
+    training_args.push_to_hub = False
 
     last_checkpoint = None
     if training_args.resume_from_checkpoint is None and os.path.isdir(training_args.output_dir):
@@ -351,6 +360,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         run_config = resolved_run_config(model_args, data_args, training_args, model.config)
         Path(out, RUN_CONFIG_NAME).write_text(yaml.safe_dump(run_config, sort_keys=False))
         Path(out, SUMMARY_NAME).write_text(json.dumps(summary, indent=2))
+        write_model_card(out, hub_model_id=training_args.hub_model_id)
         logger.info(
             "exported %s encoder to %s: %d steps, %.0f tokens/s",
             training_args.export_encoder,
@@ -358,6 +368,15 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
             summary["steps"],
             summary["tokens_per_second"] or math.nan,
         )
+        if push:
+            push_to_hub(
+                out,
+                training_args.hub_model_id,
+                private=bool(training_args.hub_private_repo),
+                revision=training_args.hub_revision,
+                token=training_args.hub_token,
+                regenerate_card=False,
+            )
     return summary
 
 
