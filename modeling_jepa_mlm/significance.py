@@ -1,0 +1,296 @@
+"""Paired uncertainty for comparing encoders: bootstrap and subsampling intervals, p-values, Holm, claim verdicts.
+
+Two encoders are compared on the same sentences, so every resample draws one set of indices and evaluates
+both encoders on it (a paired design): the spread of the difference then excludes the variation of the
+sentences themselves.
+
+- Per-example metrics (probe scores, alignment, the balance): the paired bootstrap (Efron & Tibshirani
+  1993; Koehn 2004; Berg-Kirkpatrick et al. 2012), percentile intervals.
+- Set metrics (uniformity, anisotropy, the spectral ranks), which are not means of per-example terms and
+  whose bootstrap is distorted by duplicated rows (a duplicated embedding is a zero distance and a repeated
+  singular direction): subsampling without replacement (Politis & Romano 1994), with intervals rescaled
+  from subsample size m to sample size n at the sqrt(n) rate.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+KINDS = ("bootstrap", "subsampling")
+
+
+def bootstrap_indices(n: int, n_resamples: int, rng: np.random.Generator) -> np.ndarray:
+    """(B, n) int64: each row n draws with replacement from range(n)."""
+    return rng.integers(0, n, size=(n_resamples, n))
+
+
+def subsample_indices(n: int, m: int, n_resamples: int, rng: np.random.Generator) -> np.ndarray:
+    """(B, m) int64: each row m distinct draws from range(n), sorted (subsampling without replacement)."""
+    if not 1 <= m <= n:
+        raise ValueError(f"subsample size m must be in [1, n={n}], got {m}")
+    return np.sort(np.argsort(rng.random((n_resamples, n)), axis=1)[:, :m], axis=1)
+
+
+def replicate(
+    statistic: Callable[[np.ndarray], dict[str, float]], index_sets: np.ndarray
+) -> dict[str, np.ndarray]:
+    """Evaluate `statistic(indices) -> {metric: value}` on every row of `index_sets`; metric -> (B,) float64."""
+    rows = [statistic(idx) for idx in index_sets]
+    return {name: np.array([r[name] for r in rows], dtype=np.float64) for name in (rows[0] if rows else {})}
+
+
+def percentile_interval(replicates: np.ndarray, level: float = 0.95) -> tuple[float, float]:
+    """Percentile bootstrap interval: the (1-level)/2 and (1+level)/2 quantiles of the replicates (NaNs dropped)."""
+    r = np.asarray(replicates, dtype=np.float64)
+    r = r[np.isfinite(r)]
+    if r.size == 0:
+        return float("nan"), float("nan")
+    lo, hi = np.quantile(r, [(1 - level) / 2, (1 + level) / 2])
+    return float(lo), float(hi)
+
+
+def bootstrap_p_value(estimate: float, replicates: np.ndarray) -> float:
+    """Two-sided bootstrap p-value of H0: difference = 0, from the replicates shifted to the null.
+
+    `p = (1 + #{b: |d*_b - d| >= |d|}) / (B + 1)` (Efron & Tibshirani 1993, sec. 16.4; the +1 keeps p > 0
+    as in Davison & Hinkley 1997, eq. 4.11).
+    """
+    r = np.asarray(replicates, dtype=np.float64)
+    r = r[np.isfinite(r)]
+    if r.size == 0 or not np.isfinite(estimate):
+        return float("nan")
+    return float((1 + np.sum(np.abs(r - estimate) >= abs(estimate))) / (r.size + 1))
+
+
+def subsampling_interval(
+    estimate: float, replicates: np.ndarray, n: int, m: int, level: float = 0.95
+) -> tuple[float, float]:
+    """Subsampling interval of Politis & Romano 1994 (eq. 2.3) at the sqrt(n) rate.
+
+    With subsample statistics `t_b` on m of the n points, the roots `sqrt(m) (t_b - t_n)` estimate the law of
+    `sqrt(n) (t_n - theta)`, so `[t_n - q_hi / sqrt(n), t_n - q_lo / sqrt(n)]` with q the root quantiles.
+    """
+    r = np.asarray(replicates, dtype=np.float64)
+    r = r[np.isfinite(r)]
+    if r.size == 0 or not np.isfinite(estimate):
+        return float("nan"), float("nan")
+    roots = np.sqrt(m) * (r - estimate)
+    q_lo, q_hi = np.quantile(roots, [(1 - level) / 2, (1 + level) / 2])
+    return float(estimate - q_hi / np.sqrt(n)), float(estimate - q_lo / np.sqrt(n))
+
+
+def subsampling_p_value(estimate: float, replicates: np.ndarray, n: int, m: int) -> float:
+    """Two-sided subsampling test of H0: theta = 0 (Politis, Romano & Wolf 1999, sec. 3.5).
+
+    `p = (1 + #{b: sqrt(m) |t_b - t_n| >= sqrt(n) |t_n|}) / (B + 1)`.
+    """
+    r = np.asarray(replicates, dtype=np.float64)
+    r = r[np.isfinite(r)]
+    if r.size == 0 or not np.isfinite(estimate):
+        return float("nan")
+    return float((1 + np.sum(np.sqrt(m) * np.abs(r - estimate) >= np.sqrt(n) * abs(estimate))) / (r.size + 1))
+
+
+def interval(
+    kind: str, estimate: float, replicates: np.ndarray, n: int, m: int, level: float = 0.95
+) -> tuple[float, float]:
+    """The interval of `kind` ("bootstrap": percentile; "subsampling": Politis-Romano)."""
+    if kind == "bootstrap":
+        return percentile_interval(replicates, level)
+    if kind == "subsampling":
+        return subsampling_interval(estimate, replicates, n, m, level)
+    raise ValueError(f"unknown resampling kind {kind!r}; valid kinds: {', '.join(KINDS)}")
+
+
+def p_value(kind: str, estimate: float, replicates: np.ndarray, n: int, m: int) -> float:
+    """The two-sided p-value of H0: estimate = 0 for resampling `kind`."""
+    if kind == "bootstrap":
+        return bootstrap_p_value(estimate, replicates)
+    if kind == "subsampling":
+        return subsampling_p_value(estimate, replicates, n, m)
+    raise ValueError(f"unknown resampling kind {kind!r}; valid kinds: {', '.join(KINDS)}")
+
+
+def holm(p_values: Sequence[float]) -> np.ndarray:
+    """Holm's step-down adjusted p-values (Holm 1979), controlling the family-wise error rate.
+
+    Sorted ascending `p_(1) <= ... <= p_(k)`: `p~_(i) = max_{j <= i} min(1, (k - j + 1) p_(j))`, returned in the
+    input order. NaNs stay NaN and do not count towards k.
+    """
+    p = np.asarray(p_values, dtype=np.float64)
+    out = np.full_like(p, np.nan)
+    finite = np.flatnonzero(np.isfinite(p))
+    k = finite.size
+    if k == 0:
+        return out
+    order = finite[np.argsort(p[finite], kind="stable")]
+    adjusted = np.minimum(1.0, (k - np.arange(k)) * p[order])
+    out[order] = np.maximum.accumulate(adjusted)
+    return out
+
+
+@dataclass(frozen=True)
+class Claim:
+    """One claim of the paper, tested on the comparisons of the first model (the hybrid) with another.
+
+    Attributes:
+        name: short name, used in the report.
+        paper: the claim as the paper states it.
+        metrics: the metrics whose task x pooling cells carry the evidence.
+        direction: +1 if the hybrid should be higher, -1 lower, 0 if the two should be equivalent.
+        poolings: restrict to these poolings; None uses every pooling.
+        margin: for direction 0, the largest difference that still counts as equivalent.
+    """
+
+    name: str
+    paper: str
+    metrics: tuple[str, ...]
+    direction: int
+    poolings: tuple[str, ...] | None = None
+    margin: float = 0.0
+
+
+CLAIMS: tuple[Claim, ...] = (
+    Claim(
+        "uniformity",
+        "hybrid embeddings are far more uniform (uniformity below -0.16 against about -0.05 for MLM)",
+        ("uniformity",),
+        -1,
+    ),
+    Claim(
+        "spectral richness (max pooling)",
+        "richer spectral geometry under max pooling",
+        ("effective_rank",),
+        +1,
+        ("max",),
+    ),
+    Claim(
+        "lexical information",
+        "the hybrid encodes less surface-level lexical information",
+        ("token_probe_acc", "bow_probe_f1"),
+        -1,
+    ),
+    Claim("balance", "a better semantic-to-lexical balance", ("balance", "probe_gap"), +1),
+    Claim(
+        "probe accuracy",
+        "linear-probe accuracy stays similar (equivalence margin 0.02)",
+        ("accuracy", "spearmanr"),
+        0,
+        margin=0.02,
+    ),
+)
+
+
+def claim_verdict(claim: Claim, comparisons: Sequence[dict]) -> dict:
+    """Verdict on one claim from the comparisons (one per task x pooling x metric cell) of two models.
+
+    Directional claims count cells whose Holm-corrected difference is significant, per sign:
+    "supported" when more than half of the cells are significant in the claimed direction and none against
+    it, "contradicted" for the reverse, "mixed" when both occur, "inconclusive" otherwise. The equivalence
+    claim (direction 0) is "supported" when every cell's 95 % interval of the difference lies inside
+    `[-margin, margin]`, "contradicted" when some interval lies wholly outside it, else "inconclusive".
+
+    Args:
+        comparisons: dicts with keys metric, pooling, diff, ci_low, ci_high, significant (diff = a - b).
+
+    Returns:
+        {"claim", "paper", "verdict", "evidence"}.
+    """
+    cells = [
+        c
+        for c in comparisons
+        if c["metric"] in claim.metrics
+        and (claim.poolings is None or c["pooling"] in claim.poolings)
+        and np.isfinite(c["diff"])
+    ]
+    k = len(cells)
+    if k == 0:
+        return {
+            "claim": claim.name,
+            "paper": claim.paper,
+            "verdict": "not measured",
+            "evidence": "no cell measured",
+        }
+    median = float(np.median([c["diff"] for c in cells]))
+    if claim.direction == 0:
+        inside = sum(-claim.margin <= c["ci_low"] and c["ci_high"] <= claim.margin for c in cells)
+        outside = sum(c["ci_low"] > claim.margin or c["ci_high"] < -claim.margin for c in cells)
+        verdict = "contradicted" if outside else "supported" if inside == k else "inconclusive"
+        evidence = (
+            f"{inside}/{k} cells with the 95% CI of the difference inside +-{claim.margin:g}, {outside} wholly "
+            f"outside; median difference {median:+.4f}"
+        )
+    else:
+        agree = sum(bool(c["significant"]) and np.sign(c["diff"]) == claim.direction for c in cells)
+        against = sum(bool(c["significant"]) and np.sign(c["diff"]) == -claim.direction for c in cells)
+        if agree and against:
+            verdict = "mixed"
+        elif agree > k / 2:
+            verdict = "supported"
+        elif against > k / 2 and not agree:
+            verdict = "contradicted"
+        else:
+            verdict = "inconclusive"
+        want = "higher" if claim.direction > 0 else "lower"
+        evidence = (
+            f"{agree}/{k} cells significantly {want} for the first model (Holm, 5%), {against} significantly "
+            f"the other way; median difference {median:+.4f}"
+        )
+    return {"claim": claim.name, "paper": claim.paper, "verdict": verdict, "evidence": evidence}
+
+
+@dataclass
+class Estimates:
+    """Point estimates and resampling replicates of every metric of one model, task and pooling.
+
+    Attributes:
+        values: metric -> estimate on all examples.
+        replicates: metric -> (B,) values on the shared resamples (the same index sets for every model).
+        kinds: metric -> "bootstrap" or "subsampling".
+        n, m: set size and subsample size of the subsampling metrics.
+    """
+
+    values: dict[str, float]
+    replicates: dict[str, np.ndarray]
+    kinds: dict[str, str]
+    n: int
+    m: int
+
+    def interval(self, metric: str, level: float = 0.95) -> tuple[float, float]:
+        """The 95 % (or `level`) interval of one metric."""
+        return interval(
+            self.kinds[metric], self.values[metric], self.replicates[metric], self.n, self.m, level
+        )
+
+
+def paired_difference(a: Estimates, b: Estimates, metric: str, level: float = 0.95) -> dict[str, float]:
+    """Difference `a - b` of one metric on the same resamples: estimate, interval and two-sided p-value.
+
+    Returns:
+        {"diff", "ci_low", "ci_high", "p_value"}.
+    """
+    kind = a.kinds[metric]
+    diff = a.values[metric] - b.values[metric]
+    reps = a.replicates[metric] - b.replicates[metric]
+    lo, hi = interval(kind, diff, reps, a.n, a.m, level)
+    return {"diff": diff, "ci_low": lo, "ci_high": hi, "p_value": p_value(kind, diff, reps, a.n, a.m)}
+
+
+def add_holm(
+    comparisons: list[dict], family: Sequence[str] = ("model_a", "model_b", "metric"), alpha: float = 0.05
+) -> None:
+    """Set `p_holm` and `significant` on each comparison, Holm-correcting within each family in place.
+
+    A family is one pair of models and one metric across the task x pooling cells (the keys `family`).
+    """
+    groups: dict[tuple, list[int]] = {}
+    for i, c in enumerate(comparisons):
+        groups.setdefault(tuple(c[k] for k in family), []).append(i)
+    for members in groups.values():
+        adjusted = holm([comparisons[i]["p_value"] for i in members])
+        for i, p in zip(members, adjusted, strict=True):
+            comparisons[i]["p_holm"] = float(p)
+            comparisons[i]["significant"] = bool(np.isfinite(p) and p < alpha)
