@@ -28,7 +28,6 @@ from modeling_jepa_mlm import JepaMlmConfig, JepaMlmForMaskedLM, JepaMlmForPreTr
 from modeling_jepa_mlm.cards import write_model_card
 from modeling_jepa_mlm.collator import DataCollatorForJepaMlm
 from modeling_jepa_mlm.data import (
-    check_text_column,
     check_tokenizer_fits,
     iter_texts,
     load_or_train_tokenizer,
@@ -99,6 +98,10 @@ class DataArguments:
         metadata={"help": "Hub id or folder; without it a WordPiece tokenizer is trained on the corpus."},
     )
     tokenizer_vocab_size: int = field(default=30522, metadata={"help": "Vocabulary of a trained tokenizer."})
+    tokenizer_training_texts: int | None = field(
+        default=None,
+        metadata={"help": "Train the tokenizer on at most this many texts (streaming default: 100,000)."},
+    )
     mlm_probability: float = field(default=0.15)
     mask_replace_prob: float = field(default=0.8)
     random_replace_prob: float = field(default=0.1)
@@ -107,6 +110,7 @@ class DataArguments:
     target_ratio_min: float = field(default=0.10)
     target_ratio_max: float = field(default=0.25)
     num_target_blocks: int = field(default=2)
+    min_context_tokens: int = field(default=4)
     cache_dir: str | None = field(default=None)
 
 
@@ -142,7 +146,10 @@ def build_tokenizer(data_args: DataArguments, raw_datasets, output_dir: str):
     """The given tokenizer, or a WordPiece one trained on the train split and saved in `output_dir`."""
     texts = None
     if data_args.tokenizer_name is None:
-        texts = iter_texts(raw_datasets["train"], data_args.text_column)
+        limit = data_args.tokenizer_training_texts
+        if limit is None and data_args.streaming:
+            limit = 100_000
+        texts = iter_texts(raw_datasets["train"], data_args.text_column, max_texts=limit)
     return load_or_train_tokenizer(
         data_args.tokenizer_name,
         texts,
@@ -192,6 +199,7 @@ def build_collator(
         target_ratio_min=data_args.target_ratio_min,
         target_ratio_max=data_args.target_ratio_max,
         num_target_blocks=data_args.num_target_blocks,
+        min_context_tokens=data_args.min_context_tokens,
         seed=seed,
     )
 
@@ -313,7 +321,6 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
             seed=training_args.seed,
             cache_dir=data_args.cache_dir,
         )
-        check_text_column(raw["train"], data_args.text_column, "train")
         tokenizer = build_tokenizer(data_args, raw, training_args.output_dir)
     model = build_model(model_args, tokenizer, data_args.max_seq_length)
     packed = tokenize_and_pack(

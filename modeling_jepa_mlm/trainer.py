@@ -33,6 +33,8 @@ class JepaMlmTrainingArguments(TrainingArguments):
     )
     ema_momentum_end: float = field(default=1.0, metadata={"help": "EMA momentum at the last step."})
     ema_schedule: str = field(default="linear", metadata={"help": f"One of {', '.join(EMA_SCHEDULES)}."})
+    # The packed dataset's `special_tokens_mask` is read by the collator, not by the model's forward.
+    remove_unused_columns: bool = field(default=False, metadata={"help": "Keep columns the collator reads."})
     export_encoder: str = field(
         default="online",
         metadata={"help": "Which encoder the final export holds: 'online' (default) or the EMA 'target'."},
@@ -129,9 +131,9 @@ class JepaMlmTrainer(Trainer):
         outputs = model(**inputs)
         loss = outputs.loss
         if not torch.isfinite(loss.detach()).item():
-            parts = {k: float(outputs[k]) for k in LOGGED_OUTPUTS if outputs.get(k) is not None}
+            parts = {k: float(outputs[k].detach()) for k in LOGGED_OUTPUTS if outputs.get(k) is not None}
             raise NonFiniteLossError(
-                f"non-finite training loss {float(loss)} at step {self.state.global_step} ({parts}); training "
+                f"non-finite training loss {float(loss.detach())} at step {self.state.global_step} ({parts}); training "
                 f"stopped before the backward pass. Checkpoints already in {self.args.output_dir} are intact; "
                 "lower the learning rate, raise warmup, or check the data, then resume from the last checkpoint."
             )

@@ -1,0 +1,28 @@
+"""Run by `accelerate launch --num_processes 2 --cpu`: trains through run_pretraining.main, then each rank saves
+its full model state so the test can check that online and target encoders are identical across ranks."""
+
+import sys
+from pathlib import Path
+
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+import run_pretraining  # noqa: E402
+
+_train = run_pretraining.JepaMlmTrainer.train
+
+
+def train_and_dump(self, *args, **kwargs):
+    result = _train(self, *args, **kwargs)
+    model = self.accelerator.unwrap_model(self.model)
+    state = {k: v.detach().cpu().clone() for k, v in model.state_dict().items()}
+    rank = self.accelerator.process_index
+    torch.save(
+        {"state": state, "world_size": self.accelerator.num_processes, "steps": self.state.global_step},
+        Path(self.args.output_dir) / f"rank{rank}.pt",
+    )
+    return result
+
+
+run_pretraining.JepaMlmTrainer.train = train_and_dump
+run_pretraining.main(sys.argv[1:])

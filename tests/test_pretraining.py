@@ -1,0 +1,271 @@
+"""run_pretraining.py end to end on generated text: the three arms, resume equality, two-process DDP, bad input."""
+
+from __future__ import annotations
+
+import functools
+import json
+import os
+import random
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+from conftest import WORDS
+from safetensors.torch import load_file
+
+import run_pretraining
+from modeling_jepa_mlm import JepaMlmForPreTraining
+from modeling_jepa_mlm.trainer import NonFiniteLossError
+
+ROOT = Path(__file__).resolve().parents[1]
+ARMS = {
+    "mlm": {"objective": "mlm"},
+    "hybrid": {"objective": "hybrid", "jepa_context": "blocks"},
+    "hybrid_shared": {"objective": "hybrid", "jepa_context": "shared"},
+}
+TINY_MODEL = dict(
+    hidden_size=32,
+    num_hidden_layers=2,
+    num_attention_heads=4,
+    intermediate_size=37,
+    predictor_hidden_size=16,
+    predictor_num_hidden_layers=1,
+    predictor_num_attention_heads=2,
+    predictor_intermediate_size=24,
+    max_position_embeddings=64,
+)
+
+
+@pytest.fixture(scope="module")
+def corpus(tmp_path_factory) -> Path:
+    """A text file of generated sentences with structure to learn (word order from a small grammar)."""
+    rng = random.Random(0)
+    subjects, verbs, places = WORDS[3:6], WORDS[6:9], WORDS[12:15]
+    lines = []
+    for _ in range(600):
+        adj = rng.choice(WORDS[15:22])
+        lines.append(f"the {adj} {rng.choice(subjects)} {rng.choice(verbs)} on the {rng.choice(places)} .")
+    path = tmp_path_factory.mktemp("corpus") / "corpus.txt"
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+@pytest.fixture(scope="module")
+def tokenizer_dir(tmp_path_factory) -> Path:
+    from transformers import BertTokenizer
+
+    vocab = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", ".", *WORDS]
+    path = tmp_path_factory.mktemp("tok")
+    BertTokenizer(vocab={w: i for i, w in enumerate(vocab)}).save_pretrained(path)
+    return path
+
+
+def _argv(corpus: Path, tokenizer_dir: Path, out: Path, model: dict, **overrides) -> list[str]:
+    args = {
+        "train_file": str(corpus),
+        "tokenizer_name": str(tokenizer_dir),
+        "model_config": json.dumps({**TINY_MODEL, **model}),
+        "output_dir": str(out),
+        "max_seq_length": 32,
+        "per_device_train_batch_size": 8,
+        "max_steps": 40,
+        "learning_rate": 3e-3,
+        "warmup_steps": 4,
+        "weight_decay": 0.01,
+        "logging_steps": 10,
+        "save_strategy": "no",
+        "eval_strategy": "no",
+        "report_to": "none",
+        "seed": 7,
+        "use_cpu": "true",
+        "dataloader_num_workers": 0,
+        "disable_tqdm": "true",
+        **overrides,
+    }
+    return [item for k, v in args.items() for item in (f"--{k}", str(v))]
+
+
+@pytest.mark.parametrize("arm", list(ARMS))
+def test_tiny_run_learns_logs_and_exports(tmp_path, corpus, tokenizer_dir, arm):
+    out = tmp_path / arm
+    summary = run_pretraining.main(_argv(corpus, tokenizer_dir, out, ARMS[arm]))
+    traj = summary["trajectory"]
+    assert summary["steps"] == 40
+    assert traj["loss"][-1][1] < traj["loss"][0][1]
+    assert traj["mlm_loss"][-1][1] < traj["mlm_loss"][0][1]
+    if arm != "mlm":
+        assert [s for s, _ in traj["balance_weight"]] == [10, 20, 30, 40]
+        assert all(0 < w < 1 for _, w in traj["balance_weight"])
+        momenta = [m for _, m in traj["ema_momentum"]]
+        assert momenta == sorted(momenta) and momenta[0] >= 0.996 and momenta[-1] == pytest.approx(1.0)
+        assert all(v > 0 for _, v in traj["target_std"])
+    else:
+        assert not traj["jepa_loss"] and not traj["balance_weight"]
+    for name in (
+        "config.json",
+        "model.safetensors",
+        "modeling_jepa_mlm.py",
+        "tokenizer.json",
+        "run_config.yaml",
+    ):
+        assert (out / name).is_file(), name
+    assert summary["tokens_seen"] == 40 * 8 * 32
+
+
+def test_export_loads_in_fresh_process_without_the_package(tmp_path, corpus, tokenizer_dir):
+    out = tmp_path / "hybrid"
+    run_pretraining.main(_argv(corpus, tokenizer_dir, out, ARMS["hybrid"], max_steps=5))
+    script = (
+        "import sys, torch\n"
+        "sys.modules['modeling_jepa_mlm'] = None\n"
+        "from transformers import AutoModel, AutoTokenizer\n"
+        f"m = AutoModel.from_pretrained({str(out)!r}, trust_remote_code=True).eval()\n"
+        f"t = AutoTokenizer.from_pretrained({str(out)!r})\n"
+        "b = t(['the big cat sat on the mat .'], return_tensors='pt')\n"
+        "print(m(b['input_ids'], b['attention_mask']).pooler_output.shape)\n"
+    )
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    proc = subprocess.run(
+        [sys.executable, "-c", script], cwd=tmp_path, env=env, capture_output=True, text=True
+    )
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert "torch.Size([1, 32])" in proc.stdout
+
+
+def test_resume_matches_uninterrupted_run(tmp_path, corpus, tokenizer_dir):
+    model = {**ARMS["hybrid"], "hidden_dropout_prob": 0.1}
+    full = tmp_path / "full"
+    common = dict(max_steps=8, save_strategy="steps", save_steps=4, logging_steps=4)
+    run_pretraining.main(_argv(corpus, tokenizer_dir, full, model, **common))
+    # A run "stopped" after step 4: only its checkpoint-4 exists; resume it to the end.
+    resumed = tmp_path / "resumed"
+    resumed.mkdir()
+    shutil.copytree(full / "checkpoint-4", resumed / "checkpoint-4")
+    run_pretraining.main(_argv(corpus, tokenizer_dir, resumed, model, **common))
+    a = load_file(full / "checkpoint-8" / "model.safetensors")
+    b = load_file(resumed / "checkpoint-8" / "model.safetensors")
+    assert a.keys() == b.keys()
+    assert any(k.startswith("target_encoder.") for k in a) and "balance.logit" in a
+    for key in a:
+        torch.testing.assert_close(b[key], a[key], rtol=1e-5, atol=1e-6, msg=key)
+    start = load_file(full / "checkpoint-4" / "model.safetensors")
+    assert not torch.equal(start["balance.logit"], a["balance.logit"])  # it did train past the checkpoint
+
+
+def test_two_processes_keep_identical_encoders(tmp_path, corpus, tokenizer_dir):
+    # `accelerate launch --cpu` starts a single process (its simple launcher); torchrun starts two CPU ranks that
+    # the Trainer's Accelerator joins with the gloo backend, exactly as `accelerate launch --multi_gpu` does on GPUs.
+    out = tmp_path / "ddp"
+    argv = _argv(corpus, tokenizer_dir, out, ARMS["hybrid"], max_steps=6, per_device_train_batch_size=4)
+    cmd = [
+        sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_port", "29517",
+        str(ROOT / "tests" / "scripts" / "ddp_train.py"), *argv,
+    ]  # fmt: skip
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    proc = subprocess.run(cmd, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    r0, r1 = torch.load(out / "rank0.pt"), torch.load(out / "rank1.pt")
+    assert r0["world_size"] == r1["world_size"] == 2 and r0["steps"] == 6
+    for key, value in r0["state"].items():
+        assert torch.equal(value, r1["state"][key]), key
+    online = r0["state"]["jepa_mlm.layers.0.attention.qkv.weight"]
+    target = r0["state"]["target_encoder.layers.0.attention.qkv.weight"]
+    assert not torch.equal(online, target)  # the EMA target lags the online encoder
+
+
+def test_non_finite_loss_stops_with_clear_error_and_keeps_checkpoints(
+    tmp_path, corpus, tokenizer_dir, monkeypatch
+):
+    forward = JepaMlmForPreTraining.forward
+    calls = {"n": 0}
+
+    @functools.wraps(forward)
+    def poisoned(self, *args, **kwargs):
+        out = forward(self, *args, **kwargs)
+        calls["n"] += 1
+        if calls["n"] > 3:
+            out.loss = out.loss * float("nan")
+        return out
+
+    monkeypatch.setattr(JepaMlmForPreTraining, "forward", poisoned)
+    out = tmp_path / "nan"
+    argv = _argv(
+        corpus, tokenizer_dir, out, ARMS["hybrid"], max_steps=10, save_strategy="steps", save_steps=2
+    )
+    with pytest.raises(NonFiniteLossError, match=r"non-finite training loss nan at step 3.*checkpoint"):
+        run_pretraining.main(argv)
+    assert (out / "checkpoint-2" / "model.safetensors").is_file()
+
+
+@pytest.mark.parametrize(
+    "overrides,error,match",
+    [
+        ({"train_file": "/nonexistent/corpus.txt"}, FileNotFoundError, "/nonexistent/corpus.txt"),
+        ({"train_file": None, "dataset_name": "/nonexistent/dataset_dir"}, FileNotFoundError, "nonexistent"),
+        ({"text_column": "body"}, ValueError, r"body.*text"),
+        ({"model_config": json.dumps({**TINY_MODEL, "vocab_size": 20})}, ValueError, r"vocab"),
+    ],
+)
+def test_bad_input_fails_before_training(tmp_path, corpus, tokenizer_dir, overrides, error, match):
+    out = tmp_path / "bad"
+    argv = _argv(corpus, tokenizer_dir, out, ARMS["hybrid"])
+    for key, value in overrides.items():
+        i = argv.index(f"--{key}") if f"--{key}" in argv else None
+        if value is None:
+            del argv[i : i + 2]
+        elif i is None:
+            argv += [f"--{key}", value]
+        else:
+            argv[i + 1] = value
+    with pytest.raises(error, match=match):
+        run_pretraining.main(argv)
+    assert not list(out.glob("checkpoint-*"))
+
+
+def test_empty_text_column_fails_before_training(tmp_path, tokenizer_dir):
+    empty = tmp_path / "empty.jsonl"
+    empty.write_text('{"text": "  "}\n{"text": ""}\n' * 5)
+    with pytest.raises(ValueError, match="text"):
+        run_pretraining.main(_argv(empty, tokenizer_dir, tmp_path / "out", ARMS["mlm"]))
+
+
+def test_yaml_config_with_cli_overrides(tmp_path):
+    cfg = tmp_path / "c.yaml"
+    cfg.write_text(
+        "model_config:\n  objective: mlm\n  hidden_size: 64\nmax_steps: 7\noutput_dir: x\nseed: 3\n"
+    )
+    model_args, data_args, training_args = run_pretraining.parse_args([str(cfg), "--max_steps", "9"])
+    assert model_args.config_overrides() == {"objective": "mlm", "hidden_size": 64}
+    assert training_args.max_steps == 9 and training_args.seed == 3
+    cfg.write_text("max_stepz: 3\n")
+    with pytest.raises(ValueError, match="max_stepz"):
+        run_pretraining.parse_args([str(cfg)])
+
+
+def test_shipped_arms_have_identical_budgets():
+    """hybrid.yaml, hybrid_shared.yaml and mlm.yaml differ only in the objective, the context mode and output_dir."""
+    parsed = {}
+    for name in ("hybrid", "hybrid_shared", "mlm"):
+        # bf16 needs a GPU to validate; everything else parses as on the GPU.
+        model_args, data_args, training_args = run_pretraining.parse_args(
+            [str(ROOT / "configs" / f"{name}.yaml"), "--bf16", "false", "--use_cpu", "true"]
+        )
+        model = model_args.config_overrides()
+        objective = (model.pop("objective"), model.pop("jepa_context"))
+        training = {
+            k: v for k, v in training_args.to_dict().items() if k not in ("output_dir", "logging_dir")
+        }
+        parsed[name] = (objective, model, vars(data_args), training)
+    assert parsed["hybrid"][0] == ("hybrid", "blocks")
+    assert parsed["hybrid_shared"][0] == ("hybrid", "shared")
+    assert parsed["mlm"][0][0] == "mlm"
+    for name in ("hybrid_shared", "mlm"):
+        assert parsed[name][1:] == parsed["hybrid"][1:], name
+
+
+def test_tiny_cpu_config_parses():
+    model_args, _, training_args = run_pretraining.parse_args([str(ROOT / "configs" / "tiny_cpu.yaml")])
+    assert model_args.config_overrides()["objective"] == "hybrid" and training_args.use_cpu
