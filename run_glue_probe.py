@@ -44,7 +44,7 @@ from modeling_jepa_mlm.probing import (
     load_encoder,
     probe_record,
 )
-from modeling_jepa_mlm.report import write_outputs
+from modeling_jepa_mlm.report import jsonable, write_outputs
 from modeling_jepa_mlm.significance import (
     CLAIMS,
     Estimates,
@@ -94,7 +94,10 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         "--bow_vocab_size", type=int, default=50, help="content word-pieces of the bag-of-words probe"
     )
     p.add_argument(
-        "--blas_threads", type=int, default=None, help="cap BLAS/OpenMP threads (1 helps on busy small CPUs)"
+        "--blas_threads",
+        type=int,
+        default=None,
+        help="cap numpy/scipy BLAS threads (1 helps a lot on busy small CPUs)",
     )
     p.add_argument("--trust_remote_code", action=argparse.BooleanOptionalAction, default=True)
     p.add_argument("--plots", action=argparse.BooleanOptionalAction, default=True)
@@ -382,6 +385,7 @@ def main(argv: Sequence[str] | None = None) -> dict:
         "settings": {k: v for k, v in vars(args).items() if k != "log_level"},
     }
     out["timing"]["total_seconds"] = time.perf_counter() - start
+    out = jsonable(out)
     write_outputs(out, output_dir, plots=args.plots)
     logger.info("done in %.1f s; wrote %s", out["timing"]["total_seconds"], output_dir)
     return out

@@ -412,7 +412,7 @@ def ridge_probe(
     from sklearn.linear_model import RidgeCV
 
     x_train, x_eval = _scale(config, x_train, x_eval)
-    model = RidgeCV(alphas=config.alphas, alpha_per_target=np.ndim(y_train) == 2).fit(x_train, y_train)
+    model = RidgeCV(alphas=list(config.alphas), alpha_per_target=np.ndim(y_train) == 2).fit(x_train, y_train)
     return model.predict(x_eval)
 
 

@@ -66,12 +66,12 @@ HEADLINE_METRICS = (
 )
 
 
-def _jsonable(x):
-    """NaN and infinities -> None, numpy scalars -> Python, recursively (JSON has no NaN)."""
+def jsonable(x):
+    """A copy with NaN and infinities -> None, numpy scalars -> Python, recursively (JSON has no NaN)."""
     if isinstance(x, dict):
-        return {str(k): _jsonable(v) for k, v in x.items()}
+        return {str(k): jsonable(v) for k, v in x.items()}
     if isinstance(x, list | tuple):
-        return [_jsonable(v) for v in x]
+        return [jsonable(v) for v in x]
     if isinstance(x, np.generic):
         x = x.item()
     if isinstance(x, float) and not math.isfinite(x):
@@ -81,7 +81,7 @@ def _jsonable(x):
 
 def write_json(results: dict, path: str | Path) -> None:
     """Write the results as strict JSON (no NaN)."""
-    Path(path).write_text(json.dumps(_jsonable(results), indent=1, allow_nan=False) + "\n")
+    Path(path).write_text(json.dumps(jsonable(results), indent=1, allow_nan=False) + "\n")
 
 
 def _fmt(x: float | None) -> str:
@@ -388,7 +388,7 @@ def write_outputs(results: dict, output_dir: str | Path, plots: bool = True) -> 
             written[name] = out / name
     results["plots"] = list(written)
     write_json(results, out / "results.json")
-    (out / "report.md").write_text(markdown_report(_jsonable(results)))
+    (out / "report.md").write_text(markdown_report(jsonable(results)))
     written.update({"results.json": out / "results.json", "report.md": out / "report.md"})
     logger.info("wrote %s", ", ".join(str(p) for p in written.values()))
     return written

@@ -8,8 +8,8 @@ sentences themselves.
   1993; Koehn 2004; Berg-Kirkpatrick et al. 2012), percentile intervals.
 - Set metrics (uniformity, anisotropy, the spectral ranks), which are not means of per-example terms and
   whose bootstrap is distorted by duplicated rows (a duplicated embedding is a zero distance and a repeated
-  singular direction): subsampling without replacement (Politis & Romano 1994), with intervals rescaled
-  from subsample size m to sample size n at the sqrt(n) rate.
+  singular direction): subsampling without replacement (Politis & Romano 1994) of half the set, with
+  intervals rescaled from subsample size m to sample size n by the finite-population factor.
 """
 
 from __future__ import annotations
@@ -65,33 +65,47 @@ def bootstrap_p_value(estimate: float, replicates: np.ndarray) -> float:
     return float((1 + np.sum(np.abs(r - estimate) >= abs(estimate))) / (r.size + 1))
 
 
+def _subsampling_scale(n: int, m: int) -> float:
+    """`sqrt(m / (n - m))`: maps the spread of `t_m - t_n` to that of `t_n - theta`.
+
+    For a mean, drawing m of n without replacement gives `Var(t_m - t_n) = sigma^2 (1/m - 1/n)` while
+    `Var(t_n) = sigma^2 / n`; their ratio is `m / (n - m)` (the delete-d jackknife factor of Shao & Wu 1989,
+    with d = n - m). For m << n this is Politis & Romano's `sqrt(m / n)` rate correction.
+    """
+    if not 1 <= m < n:
+        raise ValueError(f"subsample size m must be in [1, n={n}), got {m}")
+    return float(np.sqrt(m / (n - m)))
+
+
 def subsampling_interval(
     estimate: float, replicates: np.ndarray, n: int, m: int, level: float = 0.95
 ) -> tuple[float, float]:
-    """Subsampling interval of Politis & Romano 1994 (eq. 2.3) at the sqrt(n) rate.
+    """Subsampling interval (Politis & Romano 1994, eq. 2.3, with the finite-population factor above).
 
-    With subsample statistics `t_b` on m of the n points, the roots `sqrt(m) (t_b - t_n)` estimate the law of
-    `sqrt(n) (t_n - theta)`, so `[t_n - q_hi / sqrt(n), t_n - q_lo / sqrt(n)]` with q the root quantiles.
+    With subsample statistics `t_b` on m of the n points and `s = sqrt(m / (n - m))`, the roots `s (t_b - t_n)`
+    estimate the law of `t_n - theta`, so the interval is `[t_n - s q_hi, t_n - s q_lo]`, q the quantiles of
+    `t_b - t_n`. At m = n/2, s = 1 (half-sampling).
     """
     r = np.asarray(replicates, dtype=np.float64)
     r = r[np.isfinite(r)]
     if r.size == 0 or not np.isfinite(estimate):
         return float("nan"), float("nan")
-    roots = np.sqrt(m) * (r - estimate)
-    q_lo, q_hi = np.quantile(roots, [(1 - level) / 2, (1 + level) / 2])
-    return float(estimate - q_hi / np.sqrt(n)), float(estimate - q_lo / np.sqrt(n))
+    scale = _subsampling_scale(n, m)
+    q_lo, q_hi = np.quantile(r - estimate, [(1 - level) / 2, (1 + level) / 2])
+    return float(estimate - scale * q_hi), float(estimate - scale * q_lo)
 
 
 def subsampling_p_value(estimate: float, replicates: np.ndarray, n: int, m: int) -> float:
     """Two-sided subsampling test of H0: theta = 0 (Politis, Romano & Wolf 1999, sec. 3.5).
 
-    `p = (1 + #{b: sqrt(m) |t_b - t_n| >= sqrt(n) |t_n|}) / (B + 1)`.
+    `p = (1 + #{b: s |t_b - t_n| >= |t_n|}) / (B + 1)`, `s = sqrt(m / (n - m))`.
     """
     r = np.asarray(replicates, dtype=np.float64)
     r = r[np.isfinite(r)]
     if r.size == 0 or not np.isfinite(estimate):
         return float("nan")
-    return float((1 + np.sum(np.sqrt(m) * np.abs(r - estimate) >= np.sqrt(n) * abs(estimate))) / (r.size + 1))
+    scale = _subsampling_scale(n, m)
+    return float((1 + np.sum(scale * np.abs(r - estimate) >= abs(estimate))) / (r.size + 1))
 
 
 def interval(
@@ -204,6 +218,7 @@ def claim_verdict(claim: Claim, comparisons: Sequence[dict]) -> dict:
         for c in comparisons
         if c["metric"] in claim.metrics
         and (claim.poolings is None or c["pooling"] in claim.poolings)
+        and c["diff"] is not None
         and np.isfinite(c["diff"])
     ]
     k = len(cells)

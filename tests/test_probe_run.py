@@ -1,0 +1,250 @@
+"""End-to-end runs of run_glue_probe.main() on generated GLUE-format data with tiny random encoders."""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from conftest import TINY
+
+import run_glue_probe
+from modeling_jepa_mlm import probing
+from modeling_jepa_mlm.synthetic import write_glue
+
+SHARED_TOKENIZER = (
+    Path(__file__).resolve().parents[2] / "shared" / "data" / "tokenizers" / "bert-base-uncased"
+)
+FAST = ["--n_bootstrap", "40", "--n_subsamples", "8", "--max_geometry_samples", "60", "--no-plots"]
+METRIC_KEYS = {"value", "ci_low", "ci_high"}
+
+
+@pytest.fixture(scope="module")
+def workspace(tmp_path_factory) -> dict[str, Path]:
+    """Synthetic GLUE (all five tasks), a word-level tokenizer over its words, a tiny BERT and a tiny jepa_mlm."""
+    import torch
+    from transformers import BertConfig, BertModel, BertTokenizerFast
+
+    from modeling_jepa_mlm import JepaMlmConfig, JepaMlmModel
+
+    root = tmp_path_factory.mktemp("probe")
+    glue = write_glue(root / "glue", sizes={"train": 48, "validation": 30, "test": 4}, seed=0)
+    words = set()
+    for path in glue.glob("*/*.parquet"):
+        frame = pd.read_parquet(path)
+        for column in ("sentence", "sentence1", "sentence2", "premise", "hypothesis"):
+            if column in frame:
+                words.update(w for text in frame[column] for w in re.findall(r"\w+", text.lower()))
+    vocab = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", *sorted(words)]
+    tokenizer = BertTokenizerFast(vocab={w: i for i, w in enumerate(vocab)})  # transformers 5: `vocab=`
+
+    torch.manual_seed(0)
+    bert = BertModel(
+        BertConfig(
+            vocab_size=len(vocab),
+            hidden_size=32,
+            num_hidden_layers=2,
+            num_attention_heads=4,
+            intermediate_size=37,
+            max_position_embeddings=64,
+        )
+    )
+    ours = JepaMlmModel(JepaMlmConfig(**{**TINY, "vocab_size": len(vocab)}))
+    paths = {"glue": glue}
+    for name, model in (("tiny-bert", bert), ("tiny-jepa", ours)):
+        model.save_pretrained(root / name)
+        tokenizer.save_pretrained(root / name)
+        paths[name] = root / name
+    return paths
+
+
+def run(workspace, tmp_path, *extra: str, models=("tiny-jepa", "tiny-bert")) -> dict:
+    argv = [
+        "--model_name_or_path",
+        *(str(workspace[m]) for m in models),
+        "--glue_dir",
+        str(workspace["glue"]),
+        "--output_dir",
+        str(tmp_path / "out"),
+        "--max_length",
+        "48",
+        *FAST,
+        *extra,
+    ]
+    return run_glue_probe.main(argv)
+
+
+def test_two_models_all_tasks_standard_protocol(workspace, tmp_path):
+    out = run(workspace, tmp_path)
+    assert set(out) >= {
+        "protocol",
+        "models",
+        "tasks",
+        "poolings",
+        "results",
+        "comparisons",
+        "claims",
+        "timing",
+    }
+    assert out["tasks"] == ["sst2", "mrpc", "mnli", "cola", "stsb"]
+    assert out["poolings"] == ["mean", "max", "cls", "first_last_mean"]
+    assert set(out["models"]) == {"tiny-jepa", "tiny-bert"}
+    assert out["models"]["tiny-bert"]["num_parameters"] > 0
+    for model in out["models"]:
+        for task in out["tasks"]:
+            for pooling in out["poolings"]:
+                cell = out["results"][model][task][pooling]
+                assert all(set(v) == METRIC_KEYS for v in cell.values())
+                u = cell["uniformity"]
+                assert -4.0 <= u["value"] <= 0.0 and u["ci_low"] <= u["ci_high"]
+                assert cell["uniformity"]["value"] >= -4 * (1 - cell["anisotropy"]["value"]) - 1e-9
+                assert 1.0 <= cell["effective_rank"]["value"] <= 32
+                token = cell["token_probe_acc"]["value"]  # None when one word-piece tops every text
+                assert token is None or 0.0 <= token <= 1.0
+                assert 0.0 <= cell["bow_probe_f1"]["value"] <= 1.0
+        assert {"pearson", "spearmanr", "cosine_spearmanr", "balance", "alignment"} <= set(
+            out["results"][model]["stsb"]["mean"]
+        )
+        assert {"f1", "accuracy", "alignment"} <= set(out["results"][model]["mrpc"]["max"])
+        assert "matthews_correlation" in out["results"][model]["cola"]["cls"]
+        assert "alignment" not in out["results"][model]["sst2"]["mean"]
+        assert out["results"][model]["sst2"]["mean"]["token_probe_acc"]["value"] is not None
+    # Paired comparisons: one per task x pooling x shared metric, with Holm-adjusted p >= raw p.
+    comps = out["comparisons"]
+    assert {c["model_a"] for c in comps} == {"tiny-jepa"} and {c["model_b"] for c in comps} == {"tiny-bert"}
+    assert len({(c["task"], c["pooling"]) for c in comps}) == 20
+    assert all(c["p_holm"] is None or c["p_holm"] >= c["p_value"] - 1e-12 for c in comps)
+    assert [c["claim"] for c in out["claims"]] == [
+        "uniformity",
+        "spectral richness (max pooling)",
+        "lexical information",
+        "balance",
+        "probe accuracy",
+    ]
+    assert all(c["verdict"] in {"supported", "contradicted", "mixed", "inconclusive"} for c in out["claims"])
+    assert set(out["timing"]["encode_seconds"]["tiny-bert"]) == set(out["tasks"])
+    # Files: strict JSON equal to the returned dict, a report with every task.
+    written = json.loads((tmp_path / "out" / "results.json").read_text())
+    assert written == out
+    report = (tmp_path / "out" / "report.md").read_text()
+    assert all(f"### {t}" in report for t in out["tasks"]) and "## Claims of the paper" in report
+
+
+def test_second_run_reads_the_cache_and_paper_protocol(workspace, tmp_path, monkeypatch):
+    tasks = ["--tasks", "sst2", "stsb"]
+    first = run(workspace, tmp_path, *tasks, "--protocol", "paper", "--plots", models=("tiny-bert",))
+    for name in ("spectra.png", "uniformity_alignment.png", "probes.png"):
+        assert (tmp_path / "out" / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+    def no_encoding(*args, **kwargs):
+        raise AssertionError("encoded although every embedding is cached")
+
+    monkeypatch.setattr(probing, "encode_texts", no_encoding)
+    second = run(
+        workspace, tmp_path, *tasks, "--protocol", "paper", "--n_bootstrap", "30", models=("tiny-bert",)
+    )
+    assert first["poolings"] == ["mean", "max", "weighted", "attention"]
+    for pooling in first["poolings"]:
+        for metric in ("uniformity", "effective_rank", "accuracy"):
+            a = first["results"]["tiny-bert"]["sst2"][pooling][metric]["value"]
+            assert second["results"]["tiny-bert"]["sst2"][pooling][metric]["value"] == pytest.approx(
+                a, abs=1e-9
+            )
+    res = first["results"]["tiny-bert"]
+    # The paper's weighted pooling is the masked mean, so every number agrees.
+    assert res["sst2"]["weighted"]["uniformity"]["value"] == pytest.approx(
+        res["sst2"]["mean"]["uniformity"]["value"]
+    )
+    assert res["stsb"]["weighted"]["spearmanr"]["value"] == pytest.approx(
+        res["stsb"]["mean"]["spearmanr"]["value"]
+    )
+    # Pairs are one sequence under the paper protocol: no siamese cosine, alignment or STS-B balance.
+    assert "balance" not in res["stsb"]["mean"] and "alignment" not in res["stsb"]["mean"]
+    assert "probe_gap" in res["stsb"]["mean"]
+    assert first["comparisons"] == [] and first["claims"] == []
+
+
+def test_cache_key_changes_with_the_examples(workspace, tmp_path):
+    run(workspace, tmp_path, "--tasks", "cola", "--poolings", "mean", models=("tiny-bert",))
+    run(
+        workspace,
+        tmp_path,
+        "--tasks",
+        "cola",
+        "--poolings",
+        "mean",
+        "--max_eval_samples",
+        "20",
+        models=("tiny-bert",),
+    )
+    entries = sorted(p.name for p in (tmp_path / "out" / "cache").glob("*.npz"))
+    assert len(entries) == 3  # one train entry shared, two eval entries for the two eval sizes
+    with np.load((tmp_path / "out" / "cache") / entries[0]) as data:
+        assert data.files == ["mean"]
+
+
+@pytest.mark.skipif(not SHARED_TOKENIZER.is_dir(), reason="bert-base-uncased tokenizer not in ../shared/data")
+def test_stock_bert_with_the_bert_base_uncased_tokenizer(workspace, tmp_path):
+    import torch
+    from transformers import AutoTokenizer, BertConfig, BertModel
+
+    torch.manual_seed(1)
+    folder = tmp_path / "stock-bert"
+    config = BertConfig(hidden_size=24, num_hidden_layers=1, num_attention_heads=2, intermediate_size=31)
+    BertModel(config).save_pretrained(folder)
+    AutoTokenizer.from_pretrained(SHARED_TOKENIZER).save_pretrained(folder)
+    workspace = {**workspace, "stock-bert": folder}
+    out = run(workspace, tmp_path, "--tasks", "mrpc", "--poolings", "mean", "cls", models=("stock-bert",))
+    assert out["models"]["stock-bert"]["hidden_size"] == 24
+    assert out["results"]["stock-bert"]["mrpc"]["cls"]["f1"]["value"] is not None
+
+
+@pytest.mark.parametrize(
+    ("flags", "error", "message"),
+    [
+        (
+            ["--tasks", "qnli"],
+            ValueError,
+            r"unknown GLUE task 'qnli'; valid tasks: sst2, mrpc, mnli, cola, stsb",
+        ),
+        (
+            ["--poolings", "median"],
+            ValueError,
+            r"unknown pooling\(s\) \['median'\]; valid poolings: mean, max",
+        ),
+        (["--protocol", "fancy"], ValueError, r"unknown protocol 'fancy'; valid protocols: standard, paper"),
+    ],
+)
+def test_bad_arguments_fail_early(flags, error, message):
+    with pytest.raises(error, match=message):
+        run_glue_probe.parse_args(["--model_name_or_path", "x", "--output_dir", "o", *flags])
+
+
+def test_missing_model_folder(workspace, tmp_path):
+    missing = tmp_path / "no-such-model"
+    with pytest.raises(FileNotFoundError, match=f"model folder '{re.escape(str(missing))}' does not exist"):
+        run_glue_probe.main(
+            ["--model_name_or_path", str(missing), "--glue_dir", str(workspace["glue"]), "--tasks", "sst2"]
+            + ["--output_dir", str(tmp_path / "out"), *FAST]
+        )
+
+
+def test_glue_folder_with_a_missing_split(workspace, tmp_path):
+    glue = tmp_path / "glue"
+    (glue / "stsb").mkdir(parents=True)
+    shutil.copy(workspace["glue"] / "stsb" / "train-00000-of-00001.parquet", glue / "stsb")
+    with pytest.raises(
+        FileNotFoundError, match=r"no 'validation' split for task 'stsb'.*splits present: \['train'\]"
+    ):
+        run_glue_probe.main(
+            ["--model_name_or_path", str(workspace["tiny-bert"]), "--glue_dir", str(glue), "--tasks", "stsb"]
+            + ["--output_dir", str(tmp_path / "out"), *FAST]
+        )
+
+
+def test_display_names_are_deduplicated():
+    assert run_glue_probe.display_names(["a/model", "b/model/", "org/other"]) == ["model", "model-2", "other"]

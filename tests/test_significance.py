@@ -1,0 +1,163 @@
+"""Resampling intervals, p-values, Holm's correction and the claim verdicts."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from modeling_jepa_mlm.significance import (
+    CLAIMS,
+    Estimates,
+    add_holm,
+    bootstrap_indices,
+    bootstrap_p_value,
+    claim_verdict,
+    holm,
+    paired_difference,
+    percentile_interval,
+    replicate,
+    subsample_indices,
+    subsampling_interval,
+    subsampling_p_value,
+)
+
+
+def brute_force_holm(p: list[float]) -> list[float]:
+    k = len(p)
+    order = sorted(range(k), key=lambda i: p[i])
+    out, running = [0.0] * k, 0.0
+    for rank, i in enumerate(order):
+        running = max(running, min(1.0, (k - rank) * p[i]))
+        out[i] = running
+    return out
+
+
+def test_holm_known_values_and_brute_force():
+    np.testing.assert_allclose(holm([0.01, 0.04, 0.03, 0.005]), [0.03, 0.06, 0.06, 0.02])
+    rng = np.random.default_rng(0)
+    for _ in range(20):
+        p = list(rng.random(7) ** 3)
+        np.testing.assert_allclose(holm(p), brute_force_holm(p), atol=1e-15)
+    out = holm([0.01, float("nan"), 0.02])
+    assert np.isnan(out[1])
+    np.testing.assert_allclose(out[[0, 2]], [0.02, 0.02])
+
+
+def test_index_sets():
+    rng = np.random.default_rng(0)
+    sub = subsample_indices(20, 7, 50, rng)
+    assert sub.shape == (50, 7)
+    assert all(len(set(row)) == 7 and list(row) == sorted(row) for row in sub)
+    assert sub.min() >= 0 and sub.max() < 20
+    boot = bootstrap_indices(20, 50, rng)
+    assert boot.shape == (50, 20) and any(len(set(row)) < 20 for row in boot)
+    with pytest.raises(ValueError, match="subsample size"):
+        subsample_indices(5, 6, 1, rng)
+
+
+def test_bootstrap_interval_covers_the_mean_about_95_percent():
+    rng = np.random.default_rng(1)
+    n, trials, covered = 60, 300, 0
+    for _ in range(trials):
+        x = rng.exponential(1.0, n)  # true mean 1
+        reps = x[bootstrap_indices(n, 400, rng)].mean(1)
+        lo, hi = percentile_interval(reps)
+        covered += lo <= 1.0 <= hi
+    assert 0.88 <= covered / trials <= 0.99
+
+
+def test_subsampling_interval_covers_the_mean():
+    rng = np.random.default_rng(2)
+    n, m, trials, covered = 200, 100, 200, 0
+    for _ in range(trials):
+        x = rng.normal(0.5, 1.0, n)
+        reps = x[subsample_indices(n, m, 200, rng)].mean(1)
+        lo, hi = subsampling_interval(x.mean(), reps, n, m)
+        covered += lo <= 0.5 <= hi
+    assert 0.88 <= covered / trials <= 0.995
+
+
+def test_p_values_small_for_a_real_difference_and_spread_under_the_null():
+    rng = np.random.default_rng(3)
+    n = 200
+    diff = rng.normal(0.3, 1.0, n)
+    assert bootstrap_p_value(diff.mean(), diff[bootstrap_indices(n, 999, rng)].mean(1)) < 0.01
+    sub = subsample_indices(n, n // 2, 499, rng)
+    assert subsampling_p_value(diff.mean(), diff[sub].mean(1), n, n // 2) < 0.01
+    null_p = []
+    for _ in range(150):
+        d = rng.normal(0.0, 1.0, 80)
+        null_p.append(bootstrap_p_value(d.mean(), d[bootstrap_indices(80, 199, rng)].mean(1)))
+    assert 0.05 <= np.mean(np.array(null_p) < 0.05) + 0.05 <= 0.2  # size near 5 %
+    assert 0.4 <= np.mean(null_p) <= 0.6
+
+
+def make_estimates(
+    values: dict[str, float], reps: dict[str, np.ndarray], kind: str = "bootstrap"
+) -> Estimates:
+    return Estimates(values, reps, dict.fromkeys(values, kind), n=100, m=50)
+
+
+def test_paired_difference_uses_shared_resamples():
+    rng = np.random.default_rng(4)
+    base = rng.normal(size=500)
+    a = make_estimates({"acc": 0.8}, {"acc": 0.8 + 0.01 * base})
+    b = make_estimates({"acc": 0.7}, {"acc": 0.7 + 0.01 * base})  # perfectly correlated resamples
+    out = paired_difference(a, b, "acc")
+    assert out["diff"] == pytest.approx(0.1)
+    assert out["ci_low"] == pytest.approx(0.1) and out["ci_high"] == pytest.approx(0.1)
+    assert out["p_value"] == pytest.approx(1 / 501)
+    same = paired_difference(a, a, "acc")
+    assert same["diff"] == 0.0 and same["p_value"] == 1.0
+
+
+def test_replicate_collects_every_metric():
+    x = np.arange(10.0)
+    reps = replicate(lambda idx: {"mean": x[idx].mean(), "max": x[idx].max()}, np.array([[0, 1], [8, 9]]))
+    np.testing.assert_allclose(reps["mean"], [0.5, 8.5])
+    np.testing.assert_allclose(reps["max"], [1, 9])
+
+
+def cell(metric: str, diff: float, significant: bool, pooling: str = "mean", lo=None, hi=None) -> dict:
+    return {
+        "metric": metric,
+        "pooling": pooling,
+        "diff": diff,
+        "ci_low": diff - 0.01 if lo is None else lo,
+        "ci_high": diff + 0.01 if hi is None else hi,
+        "significant": significant,
+    }
+
+
+def test_claim_verdicts():
+    uniformity = next(c for c in CLAIMS if c.name == "uniformity")  # hybrid lower
+    assert claim_verdict(uniformity, [cell("uniformity", -0.1, True)] * 3)["verdict"] == "supported"
+    assert claim_verdict(uniformity, [cell("uniformity", 0.1, True)] * 3)["verdict"] == "contradicted"
+    mixed = [cell("uniformity", -0.1, True), cell("uniformity", 0.1, True), cell("uniformity", -0.1, True)]
+    assert claim_verdict(uniformity, mixed)["verdict"] == "mixed"
+    minority = [cell("uniformity", -0.1, True)] + [cell("uniformity", -0.1, False)] * 2
+    assert claim_verdict(uniformity, minority)["verdict"] == "inconclusive"
+    assert claim_verdict(uniformity, [cell("accuracy", 0.1, True)])["verdict"] == "not measured"
+
+    spectral = next(c for c in CLAIMS if c.poolings == ("max",))
+    cells = [cell("effective_rank", 5.0, True, "max"), cell("effective_rank", -5.0, True, "mean")]
+    assert claim_verdict(spectral, cells)["verdict"] == "supported"  # the mean-pooling cell is not counted
+
+    probe = next(c for c in CLAIMS if c.direction == 0)
+    assert claim_verdict(probe, [cell("accuracy", 0.005, False)] * 4)["verdict"] == "supported"
+    wide = [cell("accuracy", 0.005, False, lo=-0.05, hi=0.06)]
+    assert claim_verdict(probe, wide)["verdict"] == "inconclusive"
+    assert claim_verdict(probe, [cell("accuracy", 0.1, True)])["verdict"] == "contradicted"
+    verdict = claim_verdict(probe, [cell("accuracy", 0.005, False)])
+    assert set(verdict) == {"claim", "paper", "verdict", "evidence"}
+
+
+def test_add_holm_corrects_within_model_pair_and_metric():
+    comps = [
+        {"model_a": "h", "model_b": "m", "metric": "uniformity", "p_value": 0.02},
+        {"model_a": "h", "model_b": "m", "metric": "uniformity", "p_value": 0.01},
+        {"model_a": "h", "model_b": "m", "metric": "accuracy", "p_value": 0.03},
+    ]
+    add_holm(comps)
+    assert [c["p_holm"] for c in comps] == pytest.approx([0.02, 0.02, 0.03])
+    assert [c["significant"] for c in comps] == [True, True, True]
