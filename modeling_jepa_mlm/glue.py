@@ -138,7 +138,7 @@ GLUE_TASKS: dict[str, GlueTask] = {
         "validation_matched",
         positive_pair=_is_label_zero,
     ),
-    "cola": GlueTask("cola", ("sentence",), 2, ("matthews_correlation", "accuracy")),
+    "cola": GlueTask("cola", ("sentence",), 2, ("matthews_correlation",)),
     "stsb": GlueTask(
         "stsb", ("sentence1", "sentence2"), 1, ("pearson", "spearmanr"), positive_pair=_stsb_positive
     ),

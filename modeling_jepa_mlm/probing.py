@@ -151,14 +151,23 @@ def load_encoder(path: str, *, device: str | None = None, trust_remote_code: boo
     encoders without segment embeddings work unchanged.
 
     Raises:
-        FileNotFoundError: a model folder that does not exist.
+        FileNotFoundError: a model folder that does not exist, or a name that is neither a folder nor a
+            loadable Hub id (e.g. offline).
     """
     from transformers import AutoModel, AutoTokenizer
 
     path = resolve_model_path(path)
     target = pick_device(device)
-    tokenizer = AutoTokenizer.from_pretrained(path, trust_remote_code=trust_remote_code)
-    model = AutoModel.from_pretrained(path, trust_remote_code=trust_remote_code).to(target).eval()
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(path, trust_remote_code=trust_remote_code)
+        model = AutoModel.from_pretrained(path, trust_remote_code=trust_remote_code)
+    except OSError as err:
+        if os.path.isdir(path):
+            raise
+        raise FileNotFoundError(
+            f"model {path!r} is not an existing folder and could not be loaded as a Hub id: {err}"
+        ) from err
+    model = model.to(target).eval()
     takes_types = "token_type_ids" in inspect.signature(model.forward).parameters
     logger.info("loaded %s (%s) on %s", path, type(model).__name__, target)
     return LoadedEncoder(model, tokenizer, path, model_fingerprint(path), target, takes_types)

@@ -51,6 +51,25 @@ GEOMETRY_COLUMNS = (
 )
 LEXICAL_COLUMNS = ("token_probe_acc", "token_probe_majority", "bow_probe_f1", "probe_gap", "balance")
 PROBE_COLUMNS = ("accuracy", "f1", "matthews_correlation", "pearson", "spearmanr", "cosine_spearmanr")
+# The paper's own numbers (DESIGN.md, "Reference numbers"): (task, pooling) -> metric -> (hybrid, MLM).
+PAPER_REFERENCE: dict[tuple[str, str], dict[str, tuple[float, float]]] = {
+    ("sst2", "mean"): {"uniformity": (-0.160, -0.052), "effective_rank": (241.7, 249.1)},
+    ("sst2", "max"): {"uniformity": (-0.294, -0.090), "effective_rank": (384.2, 364.1)},
+    ("mnli", "mean"): {"uniformity": (-0.169, -0.063), "effective_rank": (241.6, 245.1)},
+    ("cola", "max"): {"uniformity": (-0.365, -0.098), "effective_rank": (365.1, 330.1)},
+    ("stsb", "mean"): {"uniformity": (-0.201, -0.067), "effective_rank": (227.7, 235.3)},
+}
+PROTOCOL_NOTES = {
+    "standard": "Siamese pairs (each sentence encoded alone, probe features `[u, v, |u-v|, u*v]`), "
+    "standardised features, logistic regression with C chosen by 3-fold CV on the train sample (ridge with "
+    "alpha by leave-one-out CV for STS-B), scored once on the validation sample; lexical probes read the first "
+    "sentence; the balance is measured on STS-B pairs.",
+    "paper": "The paper's definitions: a pair is encoded as one sequence `[CLS] a [SEP] b [SEP]`; poolings "
+    "mean, max, weighted (= mean) and attention (a seeded random query); probes on raw features with "
+    "scikit-learn's default C = 1 (ridge alpha = 1 for STS-B); the balance is the probe gap. The paper's exact "
+    "example subsets are not published with its numbers: this run uses the same seeded train/validation "
+    "samples as the standard protocol (`--max_train_samples`, `--max_eval_samples`).",
+}
 # Comparisons shown in the Markdown report; every metric's comparison is in the JSON.
 HEADLINE_METRICS = (
     "uniformity",
@@ -124,6 +143,28 @@ def _metric_tables(results: dict, columns: tuple[str, ...]) -> list[str]:
     return lines
 
 
+def _reference_table(results: dict) -> list[str]:
+    """The paper's reference cells next to this run's values, where the run has that task and pooling."""
+    rows = []
+    for (task, pooling), metrics in PAPER_REFERENCE.items():
+        if task not in results["tasks"] or pooling not in results["poolings"]:
+            continue
+        for metric, (hybrid, mlm) in metrics.items():
+            mine = [_fmt_cell(results["results"][m][task][pooling].get(metric)) for m in results["models"]]
+            rows.append([f"{task} / {pooling}", metric, _fmt(hybrid), _fmt(mlm), *mine])
+    if not rows:
+        return []
+    header = ["task / pooling", "metric", "paper hybrid", "paper MLM", *results["models"]]
+    return [
+        "## The paper's reference numbers",
+        "",
+        "The paper used a 512-wide encoder, so effective ranks compare only between models of one width.",
+        "",
+        *_table(header, rows),
+        "",
+    ]
+
+
 def markdown_report(results: dict) -> str:
     """The Markdown report: models, data, claims, geometry, lexical/balance, probes, comparisons, timing."""
     models = results["models"]
@@ -132,6 +173,8 @@ def markdown_report(results: dict) -> str:
         "",
         "Values are `estimate [95 % CI]`: percentile paired bootstrap for per-example metrics, subsampling "
         "(half the set, Politis & Romano) for set metrics. Definitions: DESIGN.md, 'Probe and analysis'.",
+        "",
+        f"Protocol `{results['protocol']}`: {PROTOCOL_NOTES.get(results['protocol'], '')}",
         "",
         "## Models",
         "",
@@ -182,6 +225,7 @@ def markdown_report(results: dict) -> str:
             ),
             "",
         ]
+    lines += _reference_table(results)
     lines += ["## Geometry", "", *_metric_tables(results, GEOMETRY_COLUMNS)]
     lines += ["## Lexical information and balance", "", *_metric_tables(results, LEXICAL_COLUMNS)]
     lines += ["## Downstream linear probes", "", *_metric_tables(results, PROBE_COLUMNS)]

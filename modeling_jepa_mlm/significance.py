@@ -80,32 +80,35 @@ def _subsampling_scale(n: int, m: int) -> float:
 def subsampling_interval(
     estimate: float, replicates: np.ndarray, n: int, m: int, level: float = 0.95
 ) -> tuple[float, float]:
-    """Subsampling interval (Politis & Romano 1994, eq. 2.3, with the finite-population factor above).
+    """Subsampling interval for the statistic at sample size n (Politis & Romano 1994; Shao & Wu 1989).
 
-    With subsample statistics `t_b` on m of the n points and `s = sqrt(m / (n - m))`, the roots `s (t_b - t_n)`
-    estimate the law of `t_n - theta`, so the interval is `[t_n - s q_hi, t_n - s q_lo]`, q the quantiles of
-    `t_b - t_n`. At m = n/2, s = 1 (half-sampling).
+    With subsample statistics `t_b` on m of the n points, their mean `t_bar` and `s = sqrt(m / (n - m))`,
+    the centred roots `s (t_b - t_bar)` estimate the law of `t_n - E t_n`, so the interval is
+    `[t_n - s q_hi, t_n - s q_lo]`, q the quantiles of `t_b - t_bar` (the delete-d jackknife centring).
+    Centring on `t_bar` rather than `t_n` leaves out the shift between sizes m and n: set metrics such as the
+    effective rank grow with the number of points, and the interval is meant for comparing models at the same
+    n, not for extrapolating to infinitely many sentences.
     """
     r = np.asarray(replicates, dtype=np.float64)
     r = r[np.isfinite(r)]
     if r.size == 0 or not np.isfinite(estimate):
         return float("nan"), float("nan")
     scale = _subsampling_scale(n, m)
-    q_lo, q_hi = np.quantile(r - estimate, [(1 - level) / 2, (1 + level) / 2])
+    q_lo, q_hi = np.quantile(r - r.mean(), [(1 - level) / 2, (1 + level) / 2])
     return float(estimate - scale * q_hi), float(estimate - scale * q_lo)
 
 
 def subsampling_p_value(estimate: float, replicates: np.ndarray, n: int, m: int) -> float:
-    """Two-sided subsampling test of H0: theta = 0 (Politis, Romano & Wolf 1999, sec. 3.5).
+    """Two-sided subsampling test of H0: E t_n = 0 (Politis, Romano & Wolf 1999, sec. 3.5, centred as above).
 
-    `p = (1 + #{b: s |t_b - t_n| >= |t_n|}) / (B + 1)`, `s = sqrt(m / (n - m))`.
+    `p = (1 + #{b: s |t_b - t_bar| >= |t_n|}) / (B + 1)`, `s = sqrt(m / (n - m))`.
     """
     r = np.asarray(replicates, dtype=np.float64)
     r = r[np.isfinite(r)]
     if r.size == 0 or not np.isfinite(estimate):
         return float("nan")
     scale = _subsampling_scale(n, m)
-    return float((1 + np.sum(scale * np.abs(r - estimate) >= abs(estimate))) / (r.size + 1))
+    return float((1 + np.sum(scale * np.abs(r - r.mean()) >= abs(estimate))) / (r.size + 1))
 
 
 def interval(

@@ -233,6 +233,12 @@ def test_missing_model_folder(workspace, tmp_path):
         )
 
 
+def test_name_that_is_neither_folder_nor_hub_model(monkeypatch):
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    with pytest.raises(FileNotFoundError, match="'out/no-such-model' is not an existing folder"):
+        probing.load_encoder("out/no-such-model")
+
+
 def test_glue_folder_with_a_missing_split(workspace, tmp_path):
     glue = tmp_path / "glue"
     (glue / "stsb").mkdir(parents=True)

@@ -77,6 +77,21 @@ def test_subsampling_interval_covers_the_mean():
     assert 0.88 <= covered / trials <= 0.995
 
 
+def test_subsampling_interval_of_a_size_dependent_statistic_contains_the_estimate():
+    # The effective rank of n points in D > n dimensions grows with n: subsamples of n/2 are all lower, yet the
+    # interval describes the statistic at size n and must contain it.
+    from modeling_jepa_mlm.metrics import effective_rank, singular_values
+
+    rng = np.random.default_rng(5)
+    z = rng.normal(size=(120, 200))
+    estimate = effective_rank(singular_values(z))
+    sub = subsample_indices(120, 60, 60, rng)
+    reps = np.array([effective_rank(singular_values(z[idx])) for idx in sub])
+    assert reps.max() < estimate
+    lo, hi = subsampling_interval(estimate, reps, 120, 60)
+    assert lo < estimate < hi and hi - lo < 0.2 * estimate
+
+
 def test_p_values_small_for_a_real_difference_and_spread_under_the_null():
     rng = np.random.default_rng(3)
     n = 200
