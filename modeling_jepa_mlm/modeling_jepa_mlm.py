@@ -167,8 +167,8 @@ def _check_vocab(input_ids: torch.Tensor, vocab_size: int) -> None:
     """Fail with a clear message, not a device-side index error, when ids do not fit the vocabulary."""
     if torch.compiler.is_compiling() or input_ids.numel() == 0:
         return
-    largest = int(input_ids.max())
-    if largest >= vocab_size or int(input_ids.min()) < 0:
+    smallest, largest = (int(v) for v in torch.aminmax(input_ids))  # one pass, one device sync
+    if largest >= vocab_size or smallest < 0:
         raise ValueError(
             f"input_ids hold id {largest}, outside [0, vocab_size={vocab_size}): the tokenizer does not match "
             "this model's vocabulary"
@@ -322,6 +322,8 @@ class JepaMlmPredictor(nn.Module):
         valid: torch.Tensor,
         query_positions: torch.Tensor | None = None,
         query_valid: torch.Tensor | None = None,
+        repeats: int = 1,
+        output_mask: torch.Tensor | None = None,
     ) -> torch.Tensor:
         """Predict target representations.
 
@@ -329,24 +331,34 @@ class JepaMlmPredictor(nn.Module):
             states: (B, M, D) online encoder states.
             positions: (B, M) their positions in the original sequence.
             valid: (B, M) bool, False on padding slots.
-            query_positions: (B, Q) positions to predict with mask tokens (`blocks` mode); None predicts at
-                the input slots themselves (`shared` mode).
-            query_valid: (B, Q) bool.
+            query_positions: (B * repeats, Q) positions to predict with mask tokens (`blocks` mode); None
+                predicts at the input slots themselves (`shared` mode).
+            query_valid: (B * repeats, Q) bool.
+            repeats: how many consecutive query rows read each input row (`blocks` mode: one per target block).
+                The inputs are embedded once and then repeated, which equals repeating them before.
+            output_mask: (B * repeats, Q) bool (or (B, M) without queries); when given, only these outputs are
+                normalised, projected and returned, flattened. Both are per token, so the values are those of
+                the full output at these positions.
 
         Returns:
-            (B, Q, D) predictions at the queries, or (B, M, D) at the inputs when there are no queries.
+            (B * repeats, Q, D) predictions at the queries, or (B, M, D) at the inputs when there are no
+            queries; (N, D) at the `output_mask` positions when it is given.
         """
         x = self.embed(states) + self.position_embeddings(positions)  # (B, M, Dp)
         mask = valid
+        if repeats > 1:
+            x, mask = x.repeat_interleave(repeats, dim=0), mask.repeat_interleave(repeats, dim=0)
         if query_positions is not None:
-            queries = self.mask_token + self.position_embeddings(query_positions)  # (B, Q, Dp)
+            queries = self.mask_token + self.position_embeddings(query_positions)  # (B * repeats, Q, Dp)
             x = torch.cat([x, queries], dim=1)
-            mask = torch.cat([valid, query_valid], dim=1)
+            mask = torch.cat([mask, query_valid], dim=1)
         bias = _attention_bias(mask)
         for layer in self.layers:
             x = layer(x, bias)
         if query_positions is not None:
             x = x[:, states.shape[1] :]
+        if output_mask is not None:
+            x = x[output_mask]  # (N, Dp)
         return self.proj(self.norm(x))
 
 
@@ -569,9 +581,11 @@ class JepaMlmForPreTraining(JepaMlmPreTrainedModel):
             else:
                 # 3. `shared`: the predictor reads the whole masked-sequence pass; targets at the MLM positions.
                 positions = torch.arange(input_ids.shape[1], device=input_ids.device).expand_as(input_ids)
-                out = self.predictor(online_hidden, positions, attention_mask.bool())  # (B, L, D)
-                selected = labels != -100
-                predictions, target_values = out[selected], targets[selected]  # (N, D)
+                selected = labels != -100  # (B, L)
+                predictions = self.predictor(
+                    online_hidden, positions, attention_mask.bool(), output_mask=selected
+                )  # (N, D)
+                target_values = targets[selected]  # (N, D)
             jepa = jepa_loss(predictions, target_values, config.jepa_loss, config.smooth_l1_beta)
             target_std, prediction_std = _batch_std(target_values), _batch_std(predictions)
 
@@ -612,14 +626,18 @@ class JepaMlmForPreTraining(JepaMlmPreTrainedModel):
         context = self.jepa_mlm(
             clean_input_ids.gather(1, ctx_idx), ctx_valid.long(), ctx_types, position_ids=ctx_idx
         ).last_hidden_state  # (B, Mc, D)
-        # 3b. Predictor, the K blocks batched as B*K rows.
+        # 3b. Predictor, the K blocks batched as B*K rows (row b*K + k is block k of sequence b).
         tgt_idx, tgt_valid = gather_tokens(target_masks.reshape(batch * num_blocks, -1).bool())  # (B*K, Mt)
-        rep = lambda t: t.repeat_interleave(num_blocks, dim=0)  # noqa: E731  (B, ...) -> (B*K, ...)
         predictions = self.predictor(
-            rep(context), rep(ctx_idx), rep(ctx_valid), tgt_idx, tgt_valid
-        )  # (B*K, Mt, D)
-        target_values = rep(targets).gather(1, tgt_idx.unsqueeze(-1).expand(-1, -1, targets.shape[-1]))
-        return predictions[tgt_valid], target_values[tgt_valid]
+            context, ctx_idx, ctx_valid, tgt_idx, tgt_valid, repeats=num_blocks, output_mask=tgt_valid
+        )  # (N, D)
+        # The targets of each valid slot, read straight from (B*L, D) without repeating `targets` K times.
+        seq_len = targets.shape[1]
+        rows = (
+            torch.arange(batch, device=tgt_idx.device).repeat_interleave(num_blocks).unsqueeze(1)
+        )  # (B*K, 1)
+        target_values = targets.reshape(batch * seq_len, -1)[(rows * seq_len + tgt_idx)[tgt_valid]]  # (N, D)
+        return predictions, target_values
 
 
 class JepaMlmForMaskedLM(JepaMlmPreTrainedModel):

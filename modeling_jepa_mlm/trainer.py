@@ -85,8 +85,9 @@ class JepaMlmTrainer(Trainer):
         self.add_callback(_EmaCallback(self))
         self._window: dict[str, torch.Tensor] = {}
         self._window_steps = 0
-        self._window_tokens = 0
+        self._window_tokens: torch.Tensor | int = 0
         self._window_start = time.perf_counter()
+        self._flops_per_token: dict[int, float] = {}
 
     def _pretraining_model(self) -> nn.Module:
         return self.accelerator.unwrap_model(self.model)
@@ -144,20 +145,33 @@ class JepaMlmTrainer(Trainer):
                     value = value.detach().float()
                     self._window[key] = self._window[key] + value if key in self._window else value
             self._window_steps += 1
-            self._window_tokens += (
-                int(inputs["attention_mask"].sum())
-                if "attention_mask" in inputs
-                else inputs["input_ids"].numel()
+            # A tensor sum, not `int(...)`: counting tokens must not wait for the device every step.
+            tokens = (
+                inputs["attention_mask"].sum() if "attention_mask" in inputs else inputs["input_ids"].numel()
             )
+            self._window_tokens = self._window_tokens + tokens
         return (loss, outputs) if return_outputs else loss
+
+    def floating_point_ops(self, inputs: dict[str, torch.Tensor]) -> int:
+        """Training FLOPs of one batch for the Trainer's `total_flos`: `estimate_flops_per_token` x tokens.
+
+        The default (`6 x parameters x tokens`, recounting the parameters every step) would count the frozen
+        target encoder as trained and the vocabulary projection at every position."""
+        ids = inputs["input_ids"]
+        seq_len = ids.shape[-1]
+        if seq_len not in self._flops_per_token:
+            self._flops_per_token[seq_len] = estimate_flops_per_token(
+                self._pretraining_model().config, seq_len
+            )
+        return int(self._flops_per_token[seq_len] * ids.numel())
 
     def log(self, logs: dict[str, float], start_time: float | None = None) -> None:
         """Adds the objective's window averages, the EMA momentum and the throughput to training logs."""
         if "loss" in logs and self._window_steps:
             keys = sorted(self._window)
-            stacked = torch.stack(
-                [self._window[k] for k in keys] + [self._window[keys[0]].new_tensor(self._window_tokens)]
-            )
+            first = self._window[keys[0]]
+            tokens = torch.as_tensor(self._window_tokens, device=first.device).to(first.dtype)
+            stacked = torch.stack([self._window[k] for k in keys] + [tokens])
             stacked = self.accelerator.reduce(stacked, reduction="sum")
             world = self.accelerator.num_processes
             for i, key in enumerate(keys):
@@ -185,7 +199,7 @@ def estimate_flops_per_token(config, seq_len: int) -> float:
     """
     d, layers = config.hidden_size, config.num_hidden_layers
     n_layer = layers * (4 * d * d + 2 * d * config.intermediate_size)
-    attn = 2 * layers * seq_len * d  # forward: QK^T and AV, 2 flops per MAC
+    attn = 4 * layers * seq_len * d  # forward: QK^T and AV, s d MACs each per token, 2 flops per MAC
     fwd = 2 * n_layer + attn
     head = 2 * (d * d + d * config.vocab_size) * 0.15
     total = 0.0
