@@ -1,0 +1,289 @@
+"""Step 4 (issue 10): collect the training records and both probe reports into experiments/results/SUMMARY.md
+(and a trajectory plot), the tables the README's Results section quotes.
+
+    python experiments/04_summarize.py
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import sys
+from pathlib import Path
+
+import yaml
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+from modeling_jepa_mlm.significance import CLAIMS, claim_verdict  # noqa: E402
+
+RUNS = REPO / "experiments" / "runs"
+RES = REPO / "experiments" / "results"
+ARMS = ["hybrid", "mlm", "hybrid_shared"]
+MODELS = ARMS + ["random_init"]
+HEADLINE = {
+    "sst2": "accuracy",
+    "mrpc": "f1",
+    "mnli": "accuracy",
+    "cola": "matthews_correlation",
+    "stsb": "spearmanr",
+}
+# DESIGN.md, "Reference numbers (the paper's own results)": task/pooling -> (unif hybrid, unif mlm, erank hybrid, erank mlm)
+PAPER = {
+    ("sst2", "mean"): (-0.160, -0.052, 241.7, 249.1),
+    ("sst2", "max"): (-0.294, -0.090, 384.2, 364.1),
+    ("mnli", "mean"): (-0.169, -0.063, 241.6, 245.1),
+    ("cola", "max"): (-0.365, -0.098, 365.1, 330.1),
+    ("stsb", "mean"): (-0.201, -0.067, 227.7, 235.3),
+}
+
+
+def f(x, nd=3):
+    if x is None or (isinstance(x, float) and not math.isfinite(x)):
+        return "n/a"
+    return f"{x:.{nd}f}"
+
+
+def cell(c, nd=3):
+    if c is None or c.get("value") is None:
+        return "n/a"
+    if c.get("ci_low") is None:
+        return f(c["value"], nd)
+    return f"{f(c['value'], nd)} [{f(c['ci_low'], nd)}, {f(c['ci_high'], nd)}]"
+
+
+def pval(p):
+    if p is None:
+        return "n/a"
+    return f"{p:.2g}" if p >= 1e-3 else "<0.001"
+
+
+def comp(res, a, b, task, pooling, metric):
+    for c in res["comparisons"]:
+        if (c["model_a"], c["model_b"], c["task"], c["pooling"], c["metric"]) == (a, b, task, pooling, metric):
+            return c
+    for c in res["comparisons"]:  # reversed pair: flip the sign
+        if (c["model_a"], c["model_b"], c["task"], c["pooling"], c["metric"]) == (b, a, task, pooling, metric):
+            return {**c, "diff": -c["diff"], "ci_low": -c["ci_high"], "ci_high": -c["ci_low"], "model_a": a, "model_b": b}
+    return None
+
+
+def dcell(c, nd=3):
+    if c is None or c.get("diff") is None:
+        return "n/a"
+    star = " *" if c.get("significant") else ""
+    return f"{c['diff']:+.{nd}f} [{c['ci_low']:+.{nd}f}, {c['ci_high']:+.{nd}f}] p={pval(c.get('p_holm'))}{star}"
+
+
+def load_json(p: Path):
+    return json.loads(p.read_text()) if p.exists() else None
+
+
+def training_section(lines: list[str]) -> None:
+    lines.append("## Training: budgets, parity, cost\n")
+    rows, configs = [], {}
+    for arm in ARMS:
+        s = load_json(RES / "training" / f"{arm}_training_summary.json")
+        w = load_json(RES / "training" / f"{arm}_walltime.json") or {}
+        cfgp = RES / "training" / f"{arm}_run_config.yaml"
+        configs[arm] = yaml.safe_load(cfgp.read_text()) if cfgp.exists() else None
+        if s is None:
+            rows.append(f"| {arm} | not finished | | | | | | | | |")
+            continue
+        traj = s["trajectory"]
+        last = lambda k: traj[k][-1][1] if traj.get(k) else None  # noqa: E731
+        rows.append(
+            f"| {arm} | {s['steps']} | {s['global_batch_size']} x {s['sequence_length']} | {s['tokens_seen']:,} | "
+            f"{s['estimated_train_flops']:.3g} | {s['wall_time_seconds']:.0f} | {w.get('wall_seconds', 'n/a')} | "
+            f"{s['tokens_per_second']} | {f(last('mlm_loss'))} | {f(last('jepa_loss'))} | {f(last('balance_weight'))} |"
+        )
+    lines += [
+        "| arm | steps | batch x seq | tokens | est. train FLOPs | train wall s | step wall s (incl. load/export) | tokens/s | last mlm_loss | last jepa_loss | last balance s |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
+        *rows,
+        "",
+    ]
+    # parity check of the resolved configurations
+    present = {a: c for a, c in configs.items() if c}
+    if len(present) >= 2:
+        def flat(d, prefix=""):
+            out = {}
+            for k, v in d.items():
+                if isinstance(v, dict):
+                    out.update(flat(v, f"{prefix}{k}."))
+                else:
+                    out[f"{prefix}{k}"] = v
+            return out
+
+        flats = {a: flat(c) for a, c in present.items()}
+        keys = sorted(set().union(*flats.values()))
+        differ = [k for k in keys if len({json.dumps(fl.get(k), sort_keys=True, default=str) for fl in flats.values()}) > 1]
+        lines.append(
+            "Parity (from each arm's resolved `run_config.yaml`): the arms differ only in "
+            + ", ".join(f"`{k}`" for k in differ)
+            + f"; every other of the {len(keys)} resolved settings (data, tokenizer, seed/data order, steps, batch, "
+            "sequence length, optimizer, schedule, precision) is identical.\n"
+        )
+        lines.append("| arm | " + " | ".join(f"`{k}`" for k in differ) + " |")
+        lines.append("|---|" + "---|" * len(differ))
+        for a, fl in flats.items():
+            lines.append(f"| {a} | " + " | ".join(str(fl.get(k)) for k in differ) + " |")
+        lines.append("")
+
+
+def trajectory_section(lines: list[str]) -> None:
+    lines.append("## Balance weight and losses during training\n")
+    lines.append("`s = sigmoid(w)` is the weight of the JEPA loss (`L = s L_jepa + (1 - s) L_mlm`), 0.5 at step 0.\n")
+    sums = {a: load_json(RES / "training" / f"{a}_training_summary.json") for a in ARMS}
+    steps = [10, 50, 100, 150, 200, 250, 300, 350]
+    head = "| arm | quantity | " + " | ".join(f"step {s}" for s in steps) + " |"
+    lines += [head, "|---|---|" + "---|" * len(steps)]
+    for a, s in sums.items():
+        if s is None:
+            continue
+        for key in ("balance_weight", "jepa_loss", "mlm_loss", "target_std", "prediction_std"):
+            tr = dict((int(st), v) for st, v in s["trajectory"].get(key, []))
+            if not tr:
+                continue
+            lines.append(f"| {a} | {key} | " + " | ".join(f(tr.get(st), 4 if key == 'balance_weight' else 3) for st in steps) + " |")
+    lines.append("\n![trajectories](training/trajectories.png)\n")
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+
+        fig, axes = plt.subplots(1, 4, figsize=(18, 3.8))
+        for a, s in sums.items():
+            if s is None:
+                continue
+            for ax, key in zip(axes, ("balance_weight", "mlm_loss", "jepa_loss", "target_std")):
+                tr = s["trajectory"].get(key, [])
+                if tr:
+                    ax.plot([t[0] for t in tr], [t[1] for t in tr], label=a)
+                    ax.set_title(key)
+                    ax.set_xlabel("step")
+        for ax in axes:
+            ax.legend(fontsize=8)
+        fig.tight_layout()
+        (RES / "training").mkdir(parents=True, exist_ok=True)
+        fig.savefig(RES / "training" / "trajectories.png", dpi=90)
+        plt.close(fig)
+    except Exception as e:  # noqa: BLE001
+        lines.append(f"(plot failed: {e})\n")
+
+
+def claims_section(lines: list[str], res: dict, protocol: str) -> None:
+    lines.append(f"### Claims, protocol `{protocol}` (first model vs second; Holm-corrected over task x pooling cells)\n")
+    lines += ["| claim | A vs B | verdict | evidence |", "|---|---|---|---|"]
+    claims = list(res["claims"])
+    for a, b in (("hybrid_shared", "mlm"), ("mlm", "random_init"), ("hybrid_shared", "random_init")):
+        for claim in CLAIMS:
+            cs = [c for c in (comp(res, a, b, t, p, m) for t in res["tasks"] for p in res["poolings"] for m in claim.metrics) if c]
+            claims.append({**claim_verdict(claim, cs), "model_a": a, "model_b": b})
+    for c in claims:
+        lines.append(f"| {c['claim']} | {c['model_a']} vs {c['model_b']} | **{c['verdict']}** | {c.get('evidence', '')} |")
+    lines.append("")
+
+
+def paper_numbers(lines: list[str], res: dict) -> None:
+    lines.append("### The paper's reference cells (protocol `paper`): paper vs ours\n")
+    lines += [
+        "| task / pooling | metric | paper hybrid | paper MLM | ours hybrid [95% CI] | ours MLM [95% CI] | ours hybrid - MLM [CI] Holm p | direction as paper? |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    R = res["results"]
+    for (task, pooling), (uh, um, eh, em) in PAPER.items():
+        if pooling not in res["poolings"] or task not in res["tasks"]:
+            continue
+        for metric, ph, pm in (("uniformity", uh, um), ("effective_rank", eh, em)):
+            c = comp(res, "hybrid", "mlm", task, pooling, metric)
+            same = "n/a"
+            if c and c.get("diff") is not None:
+                sign_paper = math.copysign(1, ph - pm)
+                if c.get("significant"):
+                    same = "yes" if math.copysign(1, c["diff"]) == sign_paper else "**no (opposite, significant)**"
+                else:
+                    same = "not significant"
+            nd = 3 if metric == "uniformity" else 1
+            lines.append(
+                f"| {task} {pooling} | {metric} | {f(ph, nd)} | {f(pm, nd)} | {cell(R['hybrid'][task][pooling].get(metric), nd)} | "
+                f"{cell(R['mlm'][task][pooling].get(metric), nd)} | {dcell(c, nd)} | {same} |"
+            )
+    lines.append("")
+
+
+def grid(lines: list[str], res: dict, metric: str, title: str, poolings=None, nd=3, pairs=(("hybrid", "mlm"),)) -> None:
+    lines.append(f"#### {title}\n")
+    poolings = poolings or res["poolings"]
+    head = "| task | pooling | " + " | ".join(MODELS) + " | " + " | ".join(f"{a} - {b}" for a, b in pairs) + " |"
+    lines += [head, "|---|---|" + "---|" * (len(MODELS) + len(pairs))]
+    R = res["results"]
+    for task in res["tasks"]:
+        for pooling in poolings:
+            if metric not in R["hybrid"][task][pooling]:
+                continue
+            vals = [cell(R[m][task][pooling].get(metric), nd) for m in MODELS]
+            ds = [dcell(comp(res, a, b, task, pooling, metric), nd) for a, b in pairs]
+            lines.append(f"| {task} | {pooling} | " + " | ".join(vals) + " | " + " | ".join(ds) + " |")
+    lines.append("")
+
+
+def headline_grid(lines: list[str], res: dict) -> None:
+    lines.append("#### Downstream linear probes (headline GLUE metric on the validation sample; * = Holm p < 0.05)\n")
+    pairs = (("hybrid", "mlm"), ("mlm", "random_init"), ("hybrid", "random_init"), ("hybrid_shared", "random_init"))
+    head = "| task (metric) | pooling | " + " | ".join(MODELS) + " | " + " | ".join(f"{a} - {b}" for a, b in pairs) + " |"
+    lines += [head, "|---|---|" + "---|" * (len(MODELS) + len(pairs))]
+    R = res["results"]
+    for task in res["tasks"]:
+        metric = HEADLINE[task]
+        for pooling in res["poolings"]:
+            vals = [cell(R[m][task][pooling].get(metric)) for m in MODELS]
+            ds = [dcell(comp(res, a, b, task, pooling, metric)) for a, b in pairs]
+            lines.append(f"| {task} ({metric}) | {pooling} | " + " | ".join(vals) + " | " + " | ".join(ds) + " |")
+    lines.append("")
+
+
+def probe_section(lines: list[str], protocol: str) -> None:
+    res = load_json(RES / f"probe_{protocol}" / "results.json")
+    lines.append(f"## Probe, protocol `{protocol}`\n")
+    if res is None:
+        lines.append("not run\n")
+        return
+    n = res["n_examples"]
+    lines.append(
+        "Samples: " + ", ".join(f"{t} {v['train']} train / {v['eval']} {v['eval_split']}" for t, v in n.items())
+        + f". Poolings: {', '.join(res['poolings'])}. Full report: [probe_{protocol}/report.md](probe_{protocol}/report.md).\n"
+    )
+    claims_section(lines, res, protocol)
+    if protocol == "paper":
+        paper_numbers(lines, res)
+    grid(lines, res, "uniformity", "Uniformity (lower = more uniform), every task x pooling")
+    grid(lines, res, "effective_rank", "Effective rank under max pooling", poolings=["max"], nd=1,
+         pairs=(("hybrid", "mlm"), ("hybrid_shared", "mlm"), ("mlm", "random_init")))
+    grid(lines, res, "token_probe_acc", "Lexical: token probe accuracy (lower = less lexical information)",
+         pairs=(("hybrid", "mlm"), ("mlm", "random_init")))
+    grid(lines, res, "bow_probe_f1", "Lexical: bag-of-words probe micro-F1", pairs=(("hybrid", "mlm"), ("mlm", "random_init")))
+    grid(lines, res, "probe_gap", "Balance: probe gap (semantic probe - token probe; higher = better balance)")
+    grid(lines, res, "balance", "Balance on STS-B pairs (partial Spearman with gold | overlap - with overlap | gold)")
+    headline_grid(lines, res)
+
+
+def main() -> None:
+    lines = [
+        "# Issue 10: CPU reproduction of the paper's comparison — summary\n",
+        "Generated by `experiments/04_summarize.py` from `experiments/results/`. Intervals are 95 %; "
+        "differences are paired (same sentences, same resamples), Holm-corrected within each (model pair, metric) "
+        "family over the task x pooling cells; `*` marks Holm p < 0.05.\n",
+    ]
+    training_section(lines)
+    trajectory_section(lines)
+    for protocol in ("standard", "paper"):
+        probe_section(lines, protocol)
+    (RES / "SUMMARY.md").write_text("\n".join(lines))
+    print(f"wrote {RES / 'SUMMARY.md'}")
+
+
+if __name__ == "__main__":
+    main()
