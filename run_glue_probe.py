@@ -325,6 +325,17 @@ def main(argv: Sequence[str] | None = None) -> dict:
     logging.basicConfig(
         level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
+    # threadpoolctl limits only libraries already loaded: load scipy's and scikit-learn's BLAS first.
+    import scipy.linalg  # noqa: F401
+    import sklearn.linear_model  # noqa: F401
+    from threadpoolctl import threadpool_limits
+
+    with threadpool_limits(limits=args.blas_threads, user_api="blas"):
+        return run(args)
+
+
+def run(args: argparse.Namespace) -> dict:
+    """The analysis behind `main`, on parsed arguments."""
     start = time.perf_counter()
     output_dir = Path(args.output_dir)
     cache_dir = args.cache_dir or str(output_dir / "cache")

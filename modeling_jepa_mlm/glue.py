@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 
 logger = logging.getLogger(__name__)
 
@@ -211,11 +212,8 @@ def _local_split_files(glue_dir: Path, task: GlueTask, split: str) -> list[Path]
     return files
 
 
-def _read_local(files: list[Path]):
-    """Read parquet / CSV / TSV / JSON-lines files into one `datasets.Dataset`."""
-    import datasets
-    import pandas as pd
-
+def _read_local(files: list[Path]) -> pd.DataFrame:
+    """Read parquet / CSV / TSV / JSON-lines files into one DataFrame."""
     frames = []
     for path in files:
         if path.suffix == ".parquet":
@@ -226,7 +224,7 @@ def _read_local(files: list[Path]):
             )
         else:
             frames.append(pd.read_json(path, lines=path.suffix == ".jsonl"))
-    return datasets.Dataset.from_pandas(pd.concat(frames, ignore_index=True), preserve_index=False)
+    return pd.concat(frames, ignore_index=True)
 
 
 def load_glue_split(
@@ -253,30 +251,33 @@ def load_glue_split(
         ValueError: a required column is missing.
     """
     if glue_dir is not None:
-        ds = _read_local(_local_split_files(Path(glue_dir), task, split))
+        frame = _read_local(_local_split_files(Path(glue_dir), task, split))
     else:
         import datasets
 
-        ds = datasets.load_dataset(hub_id, task.name, split=split)
+        frame = datasets.load_dataset(hub_id, task.name, split=split).to_pandas()
     needed = (*task.text_columns, task.label_column)
-    missing = [c for c in needed if c not in ds.column_names]
+    missing = [c for c in needed if c not in frame.columns]
     if missing:
         raise ValueError(
-            f"split {split!r} of task {task.name!r} lacks columns {missing}; it has {ds.column_names}, "
+            f"split {split!r} of task {task.name!r} lacks columns {missing}; it has {list(frame.columns)}, "
             f"the task needs {list(needed)}"
         )
-    labels = np.asarray(ds[task.label_column], dtype=np.float64 if task.is_regression else np.int64)
+    labels = frame[task.label_column].to_numpy(dtype=np.float64 if task.is_regression else np.int64)
     keep = np.flatnonzero(labels != -1)
     if max_samples is not None and max_samples < len(keep):
         rng = np.random.default_rng(seed)
         keep = np.sort(rng.choice(keep, size=max_samples, replace=False))
-    ds = ds.select(keep)
     logger.info("GLUE %s/%s: %d examples", task.name, split, len(keep))
+
+    def texts(column: str) -> list[str]:
+        return [str(t) for t in frame[column].to_numpy()[keep]]
+
     return GlueSplit(
         task=task,
         split=split,
-        texts_a=[str(t) for t in ds[task.text_columns[0]]],
-        texts_b=[str(t) for t in ds[task.text_columns[1]]] if task.is_pair else None,
+        texts_a=texts(task.text_columns[0]),
+        texts_b=texts(task.text_columns[1]) if task.is_pair else None,
         labels=labels[keep],
         row_ids=keep,
     )
