@@ -39,7 +39,10 @@ from modeling_jepa_mlm.significance import CLAIMS, claim_verdict  # noqa: E402
 
 logger = logging.getLogger("03_probe")
 
-NAMES = ["hybrid", "mlm", "hybrid_shared", "random_init"]
+import os  # noqa: E402
+
+# PROBE_NAMES (comma-separated) restricts the combine step to some models, for a partial report
+NAMES = os.environ.get("PROBE_NAMES", "hybrid,mlm,hybrid_shared,random_init").split(",")
 PATHS = [str(REPO / "experiments" / "runs" / n) for n in NAMES]
 
 
@@ -75,6 +78,7 @@ def analyse_one(name: str, path: str, task_data: dict, args: argparse.Namespace,
 def main() -> None:
     p = argparse.ArgumentParser(add_help=False)
     p.add_argument("--only", default=None, choices=NAMES)
+    p.add_argument("--combine_dir", default=None, help="write the combined outputs here (default: --output_dir)")
     known, rest = p.parse_known_args()
     args = probe_args(rest)
     logging.basicConfig(level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
@@ -138,8 +142,8 @@ def main() -> None:
     }
     out["timing"]["total_seconds"] = time.perf_counter() - start + sum(out["timing"]["analyse_seconds"].values())
     out = jsonable(out)
-    write_outputs(out, args.output_dir, plots=args.plots)
-    logger.info("wrote %s", args.output_dir)
+    write_outputs(out, known.combine_dir or args.output_dir, plots=args.plots)
+    logger.info("wrote %s", known.combine_dir or args.output_dir)
 
 
 if __name__ == "__main__":

@@ -19,7 +19,7 @@ sys.path.insert(0, str(REPO))
 from modeling_jepa_mlm.significance import CLAIMS, claim_verdict  # noqa: E402
 
 RUNS = REPO / "experiments" / "runs"
-RES = REPO / "experiments" / "results"
+RES = Path(sys.argv[1]) if len(sys.argv) > 1 else REPO / "experiments" / "results"
 ARMS = ["hybrid", "mlm", "hybrid_shared"]
 MODELS = ARMS + ["random_init"]
 HEADLINE = {
@@ -194,6 +194,9 @@ def paper_numbers(lines: list[str], res: dict) -> None:
         "|---|---|---|---|---|---|---|---|",
     ]
     R = res["results"]
+    if "hybrid" not in R or "mlm" not in R:
+        lines.append("(needs the hybrid and MLM arms)\n")
+        return
     for (task, pooling), (uh, um, eh, em) in PAPER.items():
         if pooling not in res["poolings"] or task not in res["tasks"]:
             continue
@@ -217,14 +220,15 @@ def paper_numbers(lines: list[str], res: dict) -> None:
 def grid(lines: list[str], res: dict, metric: str, title: str, poolings=None, nd=3, pairs=(("hybrid", "mlm"),)) -> None:
     lines.append(f"#### {title}\n")
     poolings = poolings or res["poolings"]
-    head = "| task | pooling | " + " | ".join(MODELS) + " | " + " | ".join(f"{a} - {b}" for a, b in pairs) + " |"
-    lines += [head, "|---|---|" + "---|" * (len(MODELS) + len(pairs))]
+    models = [m for m in MODELS if m in res["results"]]
+    head = "| task | pooling | " + " | ".join(models) + " | " + " | ".join(f"{a} - {b}" for a, b in pairs) + " |"
+    lines += [head, "|---|---|" + "---|" * (len(models) + len(pairs))]
     R = res["results"]
     for task in res["tasks"]:
         for pooling in poolings:
-            if metric not in R["hybrid"][task][pooling]:
+            if metric not in R[models[0]][task][pooling]:
                 continue
-            vals = [cell(R[m][task][pooling].get(metric), nd) for m in MODELS]
+            vals = [cell(R[m][task][pooling].get(metric), nd) for m in models]
             ds = [dcell(comp(res, a, b, task, pooling, metric), nd) for a, b in pairs]
             lines.append(f"| {task} | {pooling} | " + " | ".join(vals) + " | " + " | ".join(ds) + " |")
     lines.append("")
@@ -233,13 +237,14 @@ def grid(lines: list[str], res: dict, metric: str, title: str, poolings=None, nd
 def headline_grid(lines: list[str], res: dict) -> None:
     lines.append("#### Downstream linear probes (headline GLUE metric on the validation sample; * = Holm p < 0.05)\n")
     pairs = (("hybrid", "mlm"), ("mlm", "random_init"), ("hybrid", "random_init"), ("hybrid_shared", "random_init"))
-    head = "| task (metric) | pooling | " + " | ".join(MODELS) + " | " + " | ".join(f"{a} - {b}" for a, b in pairs) + " |"
-    lines += [head, "|---|---|" + "---|" * (len(MODELS) + len(pairs))]
+    models = [m for m in MODELS if m in res["results"]]
+    head = "| task (metric) | pooling | " + " | ".join(models) + " | " + " | ".join(f"{a} - {b}" for a, b in pairs) + " |"
+    lines += [head, "|---|---|" + "---|" * (len(models) + len(pairs))]
     R = res["results"]
     for task in res["tasks"]:
         metric = HEADLINE[task]
         for pooling in res["poolings"]:
-            vals = [cell(R[m][task][pooling].get(metric)) for m in MODELS]
+            vals = [cell(R[m][task][pooling].get(metric)) for m in models]
             ds = [dcell(comp(res, a, b, task, pooling, metric)) for a, b in pairs]
             lines.append(f"| {task} ({metric}) | {pooling} | " + " | ".join(vals) + " | " + " | ".join(ds) + " |")
     lines.append("")
@@ -283,6 +288,25 @@ def main() -> None:
         probe_section(lines, protocol)
     (RES / "SUMMARY.md").write_text("\n".join(lines))
     print(f"wrote {RES / 'SUMMARY.md'}")
+    # The block the README's Results section carries: budgets, trajectories, both protocols' claims,
+    # the paper protocol's tables in full and the standard protocol's linear probes.
+    block: list[str] = []
+    training_section(block)
+    trajectory_section(block)
+    std = load_json(RES / "probe_standard" / "results.json")
+    if std is not None:
+        block.append("## Probe, protocol `standard` (claims and linear probes; all tables in experiments/results/SUMMARY.md)\n")
+        claims_section(block, std, "standard")
+        headline_grid(block, std)
+    probe_section(block, "paper")
+    text = "\n".join(block).replace("](training/", "](experiments/results/training/").replace("](probe_", "](experiments/results/probe_")
+    text = text.replace("\n## ", "\n### ").replace("\n### Claims", "\n#### Claims").replace("\n### The paper", "\n#### The paper")
+    text = text.replace("\n#### Uniformity", "\n##### Uniformity").replace("\n#### Effective", "\n##### Effective")
+    text = text.replace("\n#### Lexical", "\n##### Lexical").replace("\n#### Balance", "\n##### Balance").replace("\n#### Downstream", "\n##### Downstream")
+    if text.startswith("## "):
+        text = "#" + text
+    (RES / "README_block.md").write_text(text)
+    print(f"wrote {RES / 'README_block.md'}")
 
 
 if __name__ == "__main__":
