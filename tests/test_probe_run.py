@@ -19,7 +19,17 @@ from modeling_jepa_mlm.synthetic import write_glue
 SHARED_TOKENIZER = (
     Path(__file__).resolve().parents[2] / "shared" / "data" / "tokenizers" / "bert-base-uncased"
 )
-FAST = ["--n_bootstrap", "40", "--n_subsamples", "8", "--max_geometry_samples", "60", "--no-plots"]
+FAST = [
+    "--n_bootstrap",
+    "40",
+    "--n_subsamples",
+    "8",
+    "--max_geometry_samples",
+    "60",
+    "--no-plots",
+    "--blas_threads",
+    "1",
+]
 METRIC_KEYS = {"value", "ci_low", "ci_high"}
 
 
