@@ -292,6 +292,11 @@ def _errorbar(cell: dict | None) -> tuple[float, list[float]]:
     return v, [max(lo, 0.0), max(hi, 0.0)]
 
 
+# Explained-variance ratios below this are rounding noise or exact rank deficits (e.g. LayerNorm outputs of a
+# freshly initialised encoder sum to zero, which removes one direction); the spectra plot stops there.
+SPECTRUM_FLOOR = 1e-7
+
+
 def plot_spectra(results: dict, path: Path) -> None:
     """Eigen-spectra: PCA explained-variance ratio against component rank, log scale, one panel per task."""
     import matplotlib.pyplot as plt
@@ -303,7 +308,7 @@ def plot_spectra(results: dict, path: Path) -> None:
         for model, by_task in results["spectra"].items():
             for pooling, spectrum in by_task[task].items():
                 s = np.asarray(spectrum, dtype=float)
-                s = s[s > 0]
+                s = s[s > SPECTRUM_FLOOR]
                 ax.loglog(
                     np.arange(1, len(s) + 1),
                     s,
@@ -312,6 +317,7 @@ def plot_spectra(results: dict, path: Path) -> None:
                     label=f"{model} / {pooling}",
                 )
         ax.set_title(task)
+        ax.set_ylim(bottom=SPECTRUM_FLOOR)
         ax.set_xlabel("component")
         ax.grid(True, which="major", alpha=0.3)
     axes[0][0].set_ylabel("explained variance ratio")
