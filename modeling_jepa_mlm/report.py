@@ -34,21 +34,12 @@ from pathlib import Path
 import numpy as np
 
 from .glue import GLUE_TASKS
-from .metrics import expected_uniformity_isotropic
+from .metrics import GEOMETRY_METRICS, expected_uniformity_isotropic
 
 logger = logging.getLogger(__name__)
 
-GEOMETRY_COLUMNS = (
-    "uniformity",
-    "alignment",
-    "anisotropy",
-    "effective_rank",
-    "rankme",
-    "spectral_entropy",
-    "stable_rank",
-    "participation_ratio",
-    "n_components_90",
-)
+# Alignment is a pair metric, shown next to uniformity (Wang & Isola's pair of measures).
+GEOMETRY_COLUMNS = (GEOMETRY_METRICS[0], "alignment", *GEOMETRY_METRICS[1:])
 LEXICAL_COLUMNS = ("token_probe_acc", "token_probe_majority", "bow_probe_f1", "probe_gap", "balance")
 PROBE_COLUMNS = ("accuracy", "f1", "matthews_correlation", "pearson", "spearmanr", "cosine_spearmanr")
 # The paper's own numbers (DESIGN.md, "Reference numbers"): (task, pooling) -> metric -> (hybrid, MLM).
