@@ -280,16 +280,17 @@ def cached_encode(
     Returns:
         (pooling -> (N, D) float32 embeddings, whether everything came from the cache).
     """
+    encode = functools.partial(
+        encode_texts,
+        encoder,
+        texts,
+        batch_size=batch_size,
+        max_length=max_length,
+        seed=seed,
+        progress=progress,
+    )
     if cache_dir is None:
-        return encode_texts(
-            encoder,
-            texts,
-            poolings,
-            batch_size=batch_size,
-            max_length=max_length,
-            seed=seed,
-            progress=progress,
-        ), False
+        return encode(poolings), False
     blob = json.dumps(
         {
             **key,
@@ -309,17 +310,7 @@ def cached_encode(
             stored = {name: data[name] for name in data.files}
     missing = [p for p in poolings if p not in stored]
     if missing:
-        stored.update(
-            encode_texts(
-                encoder,
-                texts,
-                missing,
-                batch_size=batch_size,
-                max_length=max_length,
-                seed=seed,
-                progress=progress,
-            )
-        )
+        stored.update(encode(missing))
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_suffix(".tmp.npz")
         np.savez(tmp, **stored)
