@@ -43,6 +43,7 @@ from .pooling import POOLERS_NEEDING_HIDDEN_STATES, get_pooler
 logger = logging.getLogger(__name__)
 
 
+@torch.compiler.disable  # its width is data-dependent: traced, the symbolic slice breaks inductor (torch 2.13)
 def gather_tokens(mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     """Indices of the True positions of each row, left-aligned and padded to the longest row.
 
@@ -154,11 +155,15 @@ class JepaMlmLayer(GradientCheckpointingLayer):
 
 
 def _attention_bias(attention_mask: torch.Tensor | None) -> torch.Tensor | None:
-    """(B, L) 0/1 -> (B, 1, 1, L) bool key mask; None when there is no padding, so SDPA may take its flash path."""
+    """(B, L) 0/1 -> (B, 1, 1, L) bool key mask; None when there is no padding, so SDPA may take its flash path.
+
+    The check reads one bool from the device, once per encoder pass; under `torch.compile` it is a graph break
+    between the embeddings and the layers, the price of keeping packed batches on the flash kernel there too.
+    """
     if attention_mask is None:
         return None
     mask = attention_mask.bool()
-    if not torch.compiler.is_compiling() and bool(mask.all()):
+    if bool(mask.all()):
         return None
     return mask[:, None, None, :]
 
