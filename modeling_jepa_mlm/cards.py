@@ -341,7 +341,7 @@ def _compute(summary: Mapping | None, run_config: Mapping | None) -> str:
         [
             "optimizer",
             f"{rc.get('optim', '–')}, lr {rc.get('learning_rate', '–')} ({rc.get('lr_scheduler_type', '–')}, "
-            f"{rc.get('warmup_steps', 0)} warmup steps), weight decay {rc.get('weight_decay', '–')}",
+            f"{_num(rc.get('warmup_steps', 0))} warmup steps), weight decay {rc.get('weight_decay', '–')}",
         ],
     ]
     note = f"FLOPs: {summary['flops_formula']}." if summary.get("flops_formula") else ""

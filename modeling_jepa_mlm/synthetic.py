@@ -95,6 +95,8 @@ NEGATIVE = (
     "predictable weak dreadful"
 ).split()
 FILM_NOUNS = "film movie story script plot cast ending soundtrack performance picture".split()
+# Varied determiners keep "the" from being every sentence's most frequent word (the token probe's target).
+DETERMINERS = ("the", "the", "this", "that", "his", "her", "our", "their", "my")
 INTENSIFIERS = ("", "", "truly ", "very ", "quite ", "remarkably ", "rather ")
 REASONS = (
     "because it was late",
@@ -145,26 +147,30 @@ def _event(rng: random.Random) -> dict[str, str]:
         "color": rng.choice(COLORS),
         "obj": rng.choice(OBJECTS),
         "place": rng.choice(PLACES),
+        "ds": rng.choice(DETERMINERS),
+        "do": rng.choice(DETERMINERS),
+        "dp": rng.choice(DETERMINERS),
     }
 
 
 def _active(e: dict[str, str]) -> str:
-    return f"the {e['adj']} {e['subj']} {e['verb']} the {e['color']} {e['obj']} in the {e['place']}"
+    return f"{e['ds']} {e['adj']} {e['subj']} {e['verb']} {e['do']} {e['color']} {e['obj']} in {e['dp']} {e['place']}"
 
 
 def _passive(e: dict[str, str]) -> str:
     participle = VERBS_PAST.get(e["verb"], e["verb"])
-    return f"the {e['color']} {e['obj']} was {participle} by the {e['adj']} {e['subj']} in the {e['place']}"
+    return f"{e['do']} {e['color']} {e['obj']} was {participle} by {e['ds']} {e['adj']} {e['subj']} in {e['dp']} {e['place']}"
 
 
 def review_sentence(rng: random.Random, positive: bool) -> str:
     """One opinion about a film, built from opinion words of one polarity."""
     words = POSITIVE if positive else NEGATIVE
     noun, adj, intens = rng.choice(FILM_NOUNS), rng.choice(words), rng.choice(INTENSIFIERS)
+    det = rng.choice(DETERMINERS)
     templates = (
-        f"the {noun} was {intens}{adj}",
+        f"{det} {noun} was {intens}{adj}",
         f"a {intens}{adj} {noun} about a {rng.choice(PEOPLE)} in the {rng.choice(PLACES)}",
-        f"i found the {noun} {intens}{adj} and {rng.choice(words)}",
+        f"i found {det} {noun} {intens}{adj} and {rng.choice(words)}",
         f"what a {adj} {noun}",
         f"the {rng.choice(FILM_NOUNS)} is {adj} and the {noun} is {rng.choice(words)}",
         f"it is a {adj} {noun} with a {rng.choice(words)} {rng.choice(FILM_NOUNS)}",
@@ -221,7 +227,7 @@ def sst2_example(rng: random.Random) -> dict:
     if rng.random() < 0.125:
         noun = rng.choice(FILM_NOUNS)
         adj = rng.choice(NEGATIVE if label else POSITIVE)
-        return {"sentence": f"the {noun} was not {adj}", "label": int(label)}
+        return {"sentence": f"{rng.choice(DETERMINERS)} {noun} was not {adj}", "label": int(label)}
     return {"sentence": review_sentence(rng, label), "label": int(label)}
 
 
@@ -254,7 +260,7 @@ def _corrupt(words: list[str], rng: random.Random) -> list[str]:
         i = next((j for j, w in enumerate(words) if w in ("was", "is")), None)
         if i is not None:
             return [*words[:i], "were" if words[i] == "was" else "are", *words[i + 1 :]]
-    drop = [j for j, w in enumerate(words) if w in ("the", "in", "by", "a")]
+    drop = [j for j, w in enumerate(words) if w in ("in", "by", "a", *DETERMINERS)]
     i = rng.choice(drop) if drop else 0
     return words[:i] + words[i + 1 :] + [words[i]] if rng.random() < 0.5 else words[:i] + words[i + 1 :]
 
