@@ -161,7 +161,8 @@ def trajectory_section(lines: list[str]) -> None:
             for ax, key in zip(axes, ("balance_weight", "mlm_loss", "jepa_loss", "target_std")):
                 tr = s["trajectory"].get(key, [])
                 if tr:
-                    ax.plot([t[0] for t in tr], [t[1] for t in tr], label=a)
+                    color = {"hybrid": "tab:blue", "mlm": "tab:orange", "hybrid_shared": "tab:green"}[a]
+                    ax.plot([t[0] for t in tr], [t[1] for t in tr], label=a, color=color)
                     ax.set_title(key)
                     ax.set_xlabel("step")
         for ax in axes:
