@@ -364,6 +364,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         out = training_args.output_dir
         export(trainer, tokenizer, out, training_args.export_encoder)
         trainer.save_state()
+        training_args.push_to_hub = push  # recorded as asked
         run_config = resolved_run_config(model_args, data_args, training_args, model.config)
         Path(out, RUN_CONFIG_NAME).write_text(yaml.safe_dump(run_config, sort_keys=False))
         Path(out, SUMMARY_NAME).write_text(json.dumps(summary, indent=2))
