@@ -220,3 +220,37 @@ def test_run_pretraining_push_fails_before_training(tmp_path, monkeypatch):
     with pytest.raises(HubUploadError, match="offline mode"):
         run_pretraining.main([*argv, "--hub_model_id", "org/tiny"])
     assert not (tmp_path / "o").exists()  # failed before anything was written
+
+
+def test_run_pretraining_push_failure_after_training_keeps_the_export(tmp_path, online, monkeypatch):
+    import run_pretraining
+    from modeling_jepa_mlm.quickstart import TINY_MODEL_CONFIG
+    from modeling_jepa_mlm.synthetic import write_corpus
+
+    monkeypatch.setattr(constants, "ENDPOINT", "http://127.0.0.1:9")  # nothing listens there
+    corpus = write_corpus(tmp_path / "corpus.jsonl", 150)
+    out = tmp_path / "run"
+    argv = [
+        "--model_config",
+        json.dumps({**TINY_MODEL_CONFIG, "objective": "hybrid"}),
+        "--train_file",
+        str(corpus),
+    ]
+    argv += ["--tokenizer_vocab_size", "400", "--max_seq_length", "32", "--per_device_train_batch_size", "4"]
+    argv += [
+        "--max_steps",
+        "2",
+        "--output_dir",
+        str(out),
+        "--cache_dir",
+        str(tmp_path / "cache"),
+        "--use_cpu",
+        "true",
+    ]
+    argv += ["--report_to", "none", "--save_strategy", "no", "--disable_tqdm", "true"]
+    with pytest.raises(HubUploadError, match=f"the export in {out.resolve()} is intact"):
+        run_pretraining.main([*argv, "--push_to_hub", "true", "--hub_model_id", "org/tiny"])
+    assert upload_files(out) == EXPECTED
+    assert yaml.safe_load((out / "run_config.yaml").read_text())["push_to_hub"] is True
+    assert 'model_id = "org/tiny"' in (out / "README.md").read_text()
+    assert json.loads((out / "training_summary.json").read_text())["steps"] == 2
