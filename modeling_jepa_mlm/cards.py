@@ -29,6 +29,7 @@ from huggingface_hub import EvalResult, ModelCard, ModelCardData
 from .data import _is_path_like
 from .glue import GLUE_TASKS
 from .report import _fmt_cell, _table
+from .trainer import LOGGED_OUTPUTS
 
 logger = logging.getLogger(__name__)
 
@@ -41,15 +42,8 @@ PAPER_ARXIV = "2606.05173"
 PAPER_TITLE = "Predict and Reconstruct: Joint Objectives for Self-Supervised Language Representation Learning"
 GLUE_HUB_ID = "nyu-mll/glue"
 GLUE_NAMES = {"sst2": "SST-2", "mrpc": "MRPC", "cola": "CoLA", "stsb": "STS-B", "mnli": "MNLI"}
-TRAJECTORY_KEYS = (
-    "loss",
-    "mlm_loss",
-    "jepa_loss",
-    "balance_weight",
-    "ema_momentum",
-    "target_std",
-    "prediction_std",
-)
+# What the trainer logs at every logging step, in the order of the card's trajectory table.
+TRAJECTORY_KEYS = ("loss", *LOGGED_OUTPUTS, "ema_momentum")
 # Columns of the per-task result tables, after the task's own GLUE metrics.
 CARD_METRICS = ("uniformity", "alignment", "effective_rank", "token_probe_acc", "probe_gap", "balance")
 # Rows of the comparison table, after the task's headline GLUE metric.
