@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import math
 
-import pytest
 import yaml
 from huggingface_hub import ModelCard
 
@@ -15,7 +14,6 @@ from modeling_jepa_mlm.cards import validate_card
 from modeling_jepa_mlm.hub import plan_upload
 
 
-@pytest.mark.slow
 def test_quickstart_runs_offline_and_its_cards_hold_the_run(tmp_path, capsys, monkeypatch):
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     out = tmp_path / "qs"
