@@ -25,6 +25,7 @@ from transformers import HfArgumentParser, set_seed
 from transformers.trainer_utils import get_last_checkpoint
 
 from modeling_jepa_mlm import JepaMlmConfig, JepaMlmForMaskedLM, JepaMlmForPreTraining
+from modeling_jepa_mlm.cards import trajectory as logged_trajectory
 from modeling_jepa_mlm.cards import write_model_card
 from modeling_jepa_mlm.collator import DataCollatorForJepaMlm
 from modeling_jepa_mlm.data import (
@@ -237,19 +238,7 @@ def training_summary(trainer: JepaMlmTrainer, config: JepaMlmConfig, seq_len: in
         * seq_len
     )
     flops_per_token = estimate_flops_per_token(config, seq_len)
-    logs = [h for h in trainer.state.log_history if "loss" in h]
-    trajectory = {
-        key: [[h["step"], h[key]] for h in logs if key in h]
-        for key in (
-            "loss",
-            "mlm_loss",
-            "jepa_loss",
-            "balance_weight",
-            "ema_momentum",
-            "target_std",
-            "prediction_std",
-        )
-    }
+    trajectory = logged_trajectory({"trainer_state": {"log_history": trainer.state.log_history}})
     return {
         "objective": config.objective,
         "jepa_context": config.jepa_context if config.has_jepa else None,

@@ -10,7 +10,8 @@ import torch
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
-torch.set_num_threads(max(1, min(2, os.cpu_count() or 1)))
+# One thread: on a shared 2-core box, oversubscribed BLAS threads cost far more than they give.
+torch.set_num_threads(1)
 
 TINY = dict(
     vocab_size=99,
