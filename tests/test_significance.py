@@ -97,8 +97,14 @@ def test_p_values_small_for_a_real_difference_and_spread_under_the_null():
     n = 200
     diff = rng.normal(0.3, 1.0, n)
     assert bootstrap_p_value(diff.mean(), diff[bootstrap_indices(n, 999, rng)].mean(1)) < 0.01
-    sub = subsample_indices(n, n // 2, 499, rng)
-    assert subsampling_p_value(diff.mean(), diff[sub].mean(1), n, n // 2) < 0.01
+    sub = subsample_indices(n, n // 2, 99, rng)
+    # Normal reference: far below the 1 / (B + 1) floor of a count over 99 subsamples.
+    assert subsampling_p_value(diff.mean(), diff[sub].mean(1), n, n // 2) < 1e-4
+    null_sub = []
+    for _ in range(150):
+        d = rng.normal(0.0, 1.0, 80)
+        null_sub.append(subsampling_p_value(d.mean(), d[subsample_indices(80, 40, 99, rng)].mean(1), 80, 40))
+    assert 0.0 <= np.mean(np.array(null_sub) < 0.05) <= 0.12
     null_p = []
     for _ in range(150):
         d = rng.normal(0.0, 1.0, 80)
