@@ -373,10 +373,23 @@ def _warn_once(caught: list, what: str) -> None:
         logger.warning("%s: %d solver warnings, first: %s", what, len(caught), caught[0].message)
 
 
+# scikit-learn scorer of each GLUE metric, so that C is chosen for the metric the task is scored by (CV on
+# accuracy picks the majority class on CoLA, whose Matthews correlation is then 0).
+CV_SCORERS = {"accuracy": "accuracy", "f1": "f1", "matthews_correlation": "matthews_corrcoef"}
+
+
 def logistic_probe(
-    x_train: np.ndarray, y_train: np.ndarray, x_eval: np.ndarray, config: ProbeConfig, seed: int = 0
+    x_train: np.ndarray,
+    y_train: np.ndarray,
+    x_eval: np.ndarray,
+    config: ProbeConfig,
+    seed: int = 0,
+    scoring: str = "accuracy",
 ) -> np.ndarray:
     """Multinomial logistic regression (lbfgs) on frozen features; C by stratified k-fold CV on train.
+
+    Args:
+        scoring: scikit-learn scorer name the C search maximises.
 
     Returns:
         (N_eval,) predicted class ids.
@@ -393,7 +406,10 @@ def logistic_probe(
         if len(config.cs) > 1 and folds >= 2:
             cv = StratifiedKFold(folds, shuffle=True, random_state=seed)
             model = LogisticRegressionCV(
-                Cs=list(config.cs), cv=cv, max_iter=config.max_iter, **_logistic_kwargs(LogisticRegressionCV)
+                Cs=list(config.cs),
+                cv=cv,
+                max_iter=config.max_iter,
+                **{**_logistic_kwargs(LogisticRegressionCV), "scoring": scoring},
             )
         else:
             model = LogisticRegression(C=config.cs[-1], max_iter=config.max_iter)
@@ -575,7 +591,8 @@ def probe_record(
     if task.is_regression:
         predictions = ridge_probe(x_train, y_train, x_eval, config)
     else:
-        predictions = logistic_probe(x_train, y_train, x_eval, config, seed=seed)
+        scoring = CV_SCORERS[task.metrics[0]]
+        predictions = logistic_probe(x_train, y_train, x_eval, config, seed=seed, scoring=scoring)
 
     labels, counts = np.unique(lexical.token_train[lexical.token_train >= 0], return_counts=True)
     classes = labels[np.argsort(-counts, kind="stable")[:token_probe_classes]]  # classes[0]: train majority

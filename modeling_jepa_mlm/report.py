@@ -339,7 +339,9 @@ def plot_uniformity_alignment(results: dict, path: Path) -> None:
         hidden = results["models"][model].get("hidden_size")
         if hidden:
             left.axhline(expected_uniformity_isotropic(hidden), color=colour[model], ls=":", lw=1)
-    left.set_xticks(np.arange(len(cells)), [f"{t}\n{p}" for t, p in cells], fontsize=7)
+    left.set_xticks(
+        np.arange(len(cells)), [f"{t} {p}" for t, p in cells], fontsize=7, rotation=60, ha="right"
+    )
     left.set_ylabel("uniformity (lower = more uniform)")
     left.set_title("Uniformity with 95 % CI (dotted: isotropic value for the width)")
     left.legend(fontsize=8)
