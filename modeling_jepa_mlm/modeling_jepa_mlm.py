@@ -109,21 +109,44 @@ class JepaMlmAttention(nn.Module):
         self.dense = nn.Linear(hidden_size, hidden_size)
         self.dropout_p = config.attention_probs_dropout_prob
 
-    def forward(self, hidden_states: torch.Tensor, attention_mask: torch.Tensor | None) -> torch.Tensor:
-        """`attention_mask`: (B, 1, 1, L) bool, True where a key may be attended, or None for no padding."""
+    def forward(
+        self,
+        hidden_states: torch.Tensor,
+        attention_mask: torch.Tensor | None,
+        query_index: torch.Tensor | None = None,
+    ) -> torch.Tensor:
+        """`attention_mask`: (B, 1, 1, L) bool, True where a key may be attended, or None for no padding.
+
+        `query_index` (B, Q) long: compute the outputs at these positions only (queries there, keys and values
+        everywhere), (B, Q, D); the Q rows of the projection are applied only there.
+        """
         batch, seq_len, width = hidden_states.shape
-        qkv = self.qkv(hidden_states).view(batch, seq_len, 3, self.num_heads, self.head_dim)
-        q, k, v = qkv.permute(2, 0, 3, 1, 4).unbind(0)  # each (B, H, L, Dh)
+        if query_index is None:
+            qkv = self.qkv(hidden_states).view(batch, seq_len, 3, self.num_heads, self.head_dim)
+            q, k, v = qkv.permute(2, 0, 3, 1, 4).unbind(0)  # each (B, H, L, Dh)
+            num_queries = seq_len
+        else:
+            w_q, w_kv = self.qkv.weight.split([width, 2 * width])
+            b_q, b_kv = self.qkv.bias.split([width, 2 * width])
+            kv = F.linear(hidden_states, w_kv, b_kv).view(batch, seq_len, 2, self.num_heads, self.head_dim)
+            k, v = kv.permute(2, 0, 3, 1, 4).unbind(0)  # each (B, H, L, Dh)
+            num_queries = query_index.shape[1]
+            queries = hidden_states.gather(1, query_index.unsqueeze(-1).expand(-1, -1, width))  # (B, Q, D)
+            q = (
+                F.linear(queries, w_q, b_q)
+                .view(batch, num_queries, self.num_heads, self.head_dim)
+                .transpose(1, 2)
+            )
         dropout_p = self.dropout_p if self.training else 0.0
         if self.config._attn_implementation == "eager":
-            scores = (q @ k.transpose(-1, -2)) / math.sqrt(self.head_dim)  # (B, H, L, L)
+            scores = (q @ k.transpose(-1, -2)) / math.sqrt(self.head_dim)  # (B, H, Q, L)
             if attention_mask is not None:
                 scores = scores.masked_fill(~attention_mask, torch.finfo(scores.dtype).min)
             probs = F.dropout(scores.softmax(dim=-1), p=dropout_p, training=self.training)
             context = probs @ v
         else:
             context = F.scaled_dot_product_attention(q, k, v, attn_mask=attention_mask, dropout_p=dropout_p)
-        context = context.transpose(1, 2).reshape(batch, seq_len, width)  # (B, L, D)
+        context = context.transpose(1, 2).reshape(batch, num_queries, width)  # (B, Q, D)
         return self.dense(context)
 
 
@@ -148,9 +171,21 @@ class JepaMlmLayer(GradientCheckpointingLayer):
         self.dropout = nn.Dropout(config.hidden_dropout_prob)
 
     def forward(
-        self, hidden_states: torch.Tensor, attention_mask: torch.Tensor | None = None
+        self,
+        hidden_states: torch.Tensor,
+        attention_mask: torch.Tensor | None = None,
+        query_index: torch.Tensor | None = None,
     ) -> torch.Tensor:
-        x = self.attention_norm(hidden_states + self.dropout(self.attention(hidden_states, attention_mask)))
+        """(B, L, D) -> (B, L, D), or (B, Q, D) at the positions `query_index` (B, Q) only: everything after the
+        key/value projection is per position, so those rows equal the full output's."""
+        residual = hidden_states
+        if query_index is not None:
+            residual = hidden_states.gather(
+                1, query_index.unsqueeze(-1).expand(-1, -1, hidden_states.shape[-1])
+            )
+        x = self.attention_norm(
+            residual + self.dropout(self.attention(hidden_states, attention_mask, query_index))
+        )
         return self.output_norm(x + self.dropout(self.output(self.act(self.intermediate(x)))))
 
 
@@ -541,6 +576,32 @@ class JepaMlmForPreTraining(JepaMlmPreTrainedModel):
         states = out.hidden_states if k > 1 else (None, out.last_hidden_state)
         return normalize_targets(states, k)
 
+    @torch.no_grad()
+    def _targets_at(
+        self,
+        clean_input_ids: torch.Tensor,
+        attention_mask: torch.Tensor,
+        token_type_ids: torch.Tensor | None,
+        selected: torch.Tensor,
+    ) -> torch.Tensor:
+        """`_targets(...)[selected]`, (N, D) fp32, computed without waste: the last target layer runs its queries,
+        feed-forward and norms only at the `selected` (B, L) positions (keys and values everywhere), and only
+        those positions are normalised."""
+        encoder, k = self.target_encoder, self.config.jepa_target_layers
+        _check_vocab(clean_input_ids, self.config.vocab_size)
+        index, valid = gather_tokens(
+            selected
+        )  # (B, Q), row by row in increasing position: `[selected]` order
+        bias = _attention_bias(attention_mask)
+        x = encoder.embeddings(clean_input_ids, token_type_ids)  # (B, L, D)
+        lower = []
+        for layer in encoder.layers[:-1]:
+            x = layer(x, bias)
+            lower.append(x)
+        last = encoder.layers[-1](x, bias, query_index=index)[valid]  # (N, D)
+        top = [h[selected] for h in lower[len(lower) - (k - 1) :]] if k > 1 else []
+        return normalize_targets((None, *top, last), k)
+
     def forward(
         self,
         input_ids: torch.Tensor,
@@ -578,8 +639,8 @@ class JepaMlmForPreTraining(JepaMlmPreTrainedModel):
 
         if config.has_jepa:
             # 2. Targets: the EMA encoder on the clean sequence, no gradient.
-            targets = self._targets(clean_input_ids, attention_mask, token_type_ids)  # (B, L, D)
             if blocks:
+                targets = self._targets(clean_input_ids, attention_mask, token_type_ids)  # (B, L, D)
                 predictions, target_values = self._predict_blocks(
                     clean_input_ids, attention_mask, token_type_ids, context_mask, target_masks, targets
                 )
@@ -590,7 +651,9 @@ class JepaMlmForPreTraining(JepaMlmPreTrainedModel):
                 predictions = self.predictor(
                     online_hidden, positions, attention_mask.bool(), output_mask=selected
                 )  # (N, D)
-                target_values = targets[selected]  # (N, D)
+                target_values = self._targets_at(
+                    clean_input_ids, attention_mask, token_type_ids, selected
+                )  # (N, D)
             jepa = jepa_loss(predictions, target_values, config.jepa_loss, config.smooth_l1_beta)
             target_std, prediction_std = _batch_std(target_values), _batch_std(predictions)
 

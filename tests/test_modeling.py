@@ -271,3 +271,17 @@ def test_sequence_classification_regression_and_classification(tiny_config):
     labels = torch.randint(0, 3, (13,))
     out = cls(batch["clean_input_ids"], batch["attention_mask"], labels=labels)
     torch.testing.assert_close(out.loss, F.cross_entropy(out.logits, labels))
+
+
+@pytest.mark.parametrize("attn", ["sdpa", "eager"])
+@pytest.mark.parametrize("layers", [1, 2])
+def test_targets_at_selected_positions_equal_full_targets(tiny_config, attn, layers):
+    """The shared mode's targets run the last target layer only at the selected positions: same values."""
+    config = tiny_config(jepa_context="shared", jepa_target_layers=layers)
+    config._attn_implementation = attn
+    model = JepaMlmForPreTraining(config)
+    batch = make_batch(config)
+    selected = batch["labels"] != -100
+    full = model._targets(batch["clean_input_ids"], batch["attention_mask"], None)[selected]
+    at = model._targets_at(batch["clean_input_ids"], batch["attention_mask"], None, selected)
+    torch.testing.assert_close(at, full)
