@@ -319,6 +319,76 @@ def compare_models(names: Sequence[str], estimates: dict) -> list[dict]:
     ]
 
 
+def analyse_model(
+    path: str, task_data: dict[str, TaskData], args: argparse.Namespace, cache_dir: str
+) -> dict:
+    """Encode every task with one model (cached) and estimate all its metrics.
+
+    Returns a record `{"model": {...}, "estimates": task -> pooling -> estimates, "spectra": ...,
+    "encode_seconds": task -> s}`; the analysis of a model depends on nothing but the model, the data and
+    the arguments, so records of models analysed in separate processes combine exactly (`assemble_results`).
+    """
+    encoder = load_encoder(path, device=args.device, trust_remote_code=args.trust_remote_code)
+    record = {"model": {"path": path, "num_parameters": encoder.num_parameters}}
+    estimates, spectra, encode_seconds = {}, {}, {}
+    for task, data in task_data.items():
+        emb, encode_seconds[task] = encode_task(encoder, data, args, cache_dir)
+        estimates[task], spectra[task] = analyse_task(encoder, data, emb, args)
+        record["model"]["hidden_size"] = int(next(iter(emb[data.eval.split]["a"].values())).shape[1])
+    del encoder
+    record.update(estimates=estimates, spectra=spectra, encode_seconds=encode_seconds)
+    return record
+
+
+def assemble_results(
+    names: Sequence[str], records: dict[str, dict], task_data: dict[str, TaskData], args: argparse.Namespace
+) -> dict:
+    """Intervals, paired comparisons with Holm and the claims (the first model plays the paper's hybrid)
+    from per-model records of `analyse_model`; the dict that `write_outputs` writes (not yet jsonable)."""
+    estimates = {name: records[name]["estimates"] for name in names}
+    results = {
+        name: {
+            task: {
+                pooling: {metric: _cell(v, *est.interval(metric)) for metric, v in est.values.items()}
+                for pooling, est in by_pool.items()
+            }
+            for task, by_pool in by_task.items()
+        }
+        for name, by_task in estimates.items()
+    }
+    comparisons = compare_models(names, estimates)
+    claims = [
+        {
+            **claim_verdict(
+                claim, [c for c in comparisons if c["model_a"] == names[0] and c["model_b"] == other]
+            ),
+            "model_a": names[0],
+            "model_b": other,
+        }
+        for other in names[1:]
+        for claim in CLAIMS
+    ]
+    return {
+        "protocol": args.protocol,
+        "models": {name: records[name]["model"] for name in names},
+        "tasks": list(args.tasks),
+        "poolings": list(args.poolings),
+        "results": results,
+        "comparisons": comparisons,
+        "claims": claims,
+        "timing": {
+            "encode_seconds": {name: records[name]["encode_seconds"] for name in names},
+            "total_seconds": 0.0,
+        },
+        "n_examples": {
+            t: {"train": len(d.train), "eval": len(d.eval), "eval_split": d.eval.split}
+            for t, d in task_data.items()
+        },
+        "spectra": {name: records[name]["spectra"] for name in names},
+        "settings": {k: v for k, v in vars(args).items() if k != "log_level"},
+    }
+
+
 def main(argv: Sequence[str] | None = None) -> dict:
     """Run the analysis; returns the results dict that is also written to `<output_dir>/results.json`."""
     args = parse_args(argv)
@@ -345,56 +415,13 @@ def run(args: argparse.Namespace) -> dict:
     task_data = {t: load_task_data(get_task(t), args) for t in args.tasks}
 
     # 2. Encode (cached) and analyse, one model in memory at a time.
-    models, estimates, spectra, encode_seconds = {}, {}, {}, {}
-    for name, path in zip(names, args.model_name_or_path, strict=True):
-        encoder = load_encoder(path, device=args.device, trust_remote_code=args.trust_remote_code)
-        models[name] = {"path": path, "num_parameters": encoder.num_parameters}
-        estimates[name], spectra[name], encode_seconds[name] = {}, {}, {}
-        for task, data in task_data.items():
-            emb, encode_seconds[name][task] = encode_task(encoder, data, args, cache_dir)
-            estimates[name][task], spectra[name][task] = analyse_task(encoder, data, emb, args)
-            models[name]["hidden_size"] = int(next(iter(emb[data.eval.split]["a"].values())).shape[1])
-        del encoder
+    records = {
+        name: analyse_model(path, task_data, args, cache_dir)
+        for name, path in zip(names, args.model_name_or_path, strict=True)
+    }
 
     # 3. Intervals, paired comparisons with Holm, and the claims (first model = the paper's hybrid).
-    results = {
-        name: {
-            task: {
-                pooling: {metric: _cell(v, *est.interval(metric)) for metric, v in est.values.items()}
-                for pooling, est in by_pool.items()
-            }
-            for task, by_pool in by_task.items()
-        }
-        for name, by_task in estimates.items()
-    }
-    comparisons = compare_models(names, estimates)
-    claims = [
-        {
-            **claim_verdict(
-                claim, [c for c in comparisons if c["model_a"] == names[0] and c["model_b"] == other]
-            ),
-            "model_a": names[0],
-            "model_b": other,
-        }
-        for other in names[1:]
-        for claim in CLAIMS
-    ]
-    out = {
-        "protocol": args.protocol,
-        "models": models,
-        "tasks": list(args.tasks),
-        "poolings": list(args.poolings),
-        "results": results,
-        "comparisons": comparisons,
-        "claims": claims,
-        "timing": {"encode_seconds": encode_seconds, "total_seconds": 0.0},
-        "n_examples": {
-            t: {"train": len(d.train), "eval": len(d.eval), "eval_split": d.eval.split}
-            for t, d in task_data.items()
-        },
-        "spectra": spectra,
-        "settings": {k: v for k, v in vars(args).items() if k != "log_level"},
-    }
+    out = assemble_results(names, records, task_data, args)
     out["timing"]["total_seconds"] = time.perf_counter() - start
     out = jsonable(out)
     write_outputs(out, output_dir, plots=args.plots)

@@ -33,9 +33,7 @@ sys.path.insert(0, str(REPO))
 
 import run_glue_probe as rgp  # noqa: E402
 from modeling_jepa_mlm.glue import get_task  # noqa: E402
-from modeling_jepa_mlm.probing import load_encoder  # noqa: E402
 from modeling_jepa_mlm.report import jsonable, write_outputs  # noqa: E402
-from modeling_jepa_mlm.significance import CLAIMS, claim_verdict  # noqa: E402
 
 logger = logging.getLogger("03_probe")
 
@@ -51,21 +49,14 @@ def probe_args(rest: list[str]) -> argparse.Namespace:
 
 
 def analyse_one(name: str, path: str, task_data: dict, args: argparse.Namespace, state_dir: Path) -> dict:
+    """`run_glue_probe.analyse_model` for one model, its record pickled under `state_dir` (reused if there)."""
     out = state_dir / f"{name}.pkl"
     if out.exists():
         with out.open("rb") as f:
             return pickle.load(f)
     start = time.perf_counter()
-    cache_dir = args.cache_dir or str(Path(args.output_dir) / "cache")
-    encoder = load_encoder(path, device=args.device, trust_remote_code=args.trust_remote_code)
-    record = {"model": {"path": path, "num_parameters": encoder.num_parameters}}
-    est, spectra, enc_s = {}, {}, {}
-    for task, data in task_data.items():
-        emb, enc_s[task] = rgp.encode_task(encoder, data, args, cache_dir)
-        est[task], spectra[task] = rgp.analyse_task(encoder, data, emb, args)
-        record["model"]["hidden_size"] = int(next(iter(emb[data.eval.split]["a"].values())).shape[1])
-    record.update(estimates=est, spectra=spectra, encode_seconds=enc_s,
-                  analyse_seconds=time.perf_counter() - start)
+    record = rgp.analyse_model(path, task_data, args, args.cache_dir or str(Path(args.output_dir) / "cache"))
+    record["analyse_seconds"] = time.perf_counter() - start
     state_dir.mkdir(parents=True, exist_ok=True)
     tmp = out.with_suffix(".tmp")
     with tmp.open("wb") as f:
@@ -78,72 +69,35 @@ def analyse_one(name: str, path: str, task_data: dict, args: argparse.Namespace,
 def main() -> None:
     p = argparse.ArgumentParser(add_help=False)
     p.add_argument("--only", default=None, choices=NAMES)
-    p.add_argument("--combine_dir", default=None, help="write the combined outputs here (default: --output_dir)")
+    p.add_argument(
+        "--combine_dir", default=None, help="write the combined outputs here (default: --output_dir)"
+    )
     known, rest = p.parse_known_args()
     args = probe_args(rest)
-    logging.basicConfig(level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    if args.blas_threads:
-        try:
-            from threadpoolctl import threadpool_limits
+    logging.basicConfig(
+        level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    # as run_glue_probe.main: threadpoolctl limits only the BLAS libraries already loaded
+    import scipy.linalg  # noqa: F401
+    import sklearn.linear_model  # noqa: F401
+    from threadpoolctl import threadpool_limits
 
-            threadpool_limits(args.blas_threads)
-        except ImportError:
-            pass
-        import torch
-
-        torch.set_num_threads(args.blas_threads)
-    start = time.perf_counter()
-    state_dir = Path(args.output_dir) / "state"
-    task_data = {t: rgp.load_task_data(get_task(t), args) for t in args.tasks}
-    todo = [known.only] if known.only else NAMES
-    records = {n: analyse_one(n, PATHS[NAMES.index(n)], task_data, args, state_dir) for n in todo}
-    if known.only:
-        return
-    names = NAMES
-    estimates = {n: records[n]["estimates"] for n in names}
-    results = {
-        name: {
-            task: {
-                pooling: {metric: rgp._cell(v, *est.interval(metric)) for metric, v in est.values.items()}
-                for pooling, est in by_pool.items()
-            }
-            for task, by_pool in by_task.items()
-        }
-        for name, by_task in estimates.items()
-    }
-    comparisons = rgp.compare_models(names, estimates)
-    claims = [
-        {
-            **claim_verdict(claim, [c for c in comparisons if c["model_a"] == names[0] and c["model_b"] == other]),
-            "model_a": names[0],
-            "model_b": other,
-        }
-        for other in names[1:]
-        for claim in CLAIMS
-    ]
-    out = {
-        "protocol": args.protocol,
-        "models": {n: records[n]["model"] for n in names},
-        "tasks": list(args.tasks),
-        "poolings": list(args.poolings),
-        "results": results,
-        "comparisons": comparisons,
-        "claims": claims,
-        "timing": {
-            "encode_seconds": {n: records[n]["encode_seconds"] for n in names},
-            "analyse_seconds": {n: records[n]["analyse_seconds"] for n in names},
-            "total_seconds": 0.0,
-        },
-        "n_examples": {
-            t: {"train": len(d.train), "eval": len(d.eval), "eval_split": d.eval.split} for t, d in task_data.items()
-        },
-        "spectra": {n: records[n]["spectra"] for n in names},
-        "settings": {k: v for k, v in vars(args).items() if k != "log_level"},
-    }
-    out["timing"]["total_seconds"] = time.perf_counter() - start + sum(out["timing"]["analyse_seconds"].values())
-    out = jsonable(out)
-    write_outputs(out, known.combine_dir or args.output_dir, plots=args.plots)
-    logger.info("wrote %s", known.combine_dir or args.output_dir)
+    with threadpool_limits(limits=args.blas_threads, user_api="blas"):
+        start = time.perf_counter()
+        state_dir = Path(args.output_dir) / "state"
+        task_data = {t: rgp.load_task_data(get_task(t), args) for t in args.tasks}
+        todo = [known.only] if known.only else NAMES
+        records = {n: analyse_one(n, PATHS[NAMES.index(n)], task_data, args, state_dir) for n in todo}
+        if known.only:
+            return
+        out = rgp.assemble_results(NAMES, records, task_data, args)
+        out["timing"]["analyse_seconds"] = {n: records[n]["analyse_seconds"] for n in NAMES}
+        out["timing"]["total_seconds"] = (
+            time.perf_counter() - start + sum(out["timing"]["analyse_seconds"].values())
+        )
+        out = jsonable(out)
+        write_outputs(out, known.combine_dir or args.output_dir, plots=args.plots)
+        logger.info("wrote %s", known.combine_dir or args.output_dir)
 
 
 if __name__ == "__main__":
