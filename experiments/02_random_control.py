@@ -29,7 +29,9 @@ def main() -> None:
     start = time.perf_counter()
     model_args, data_args, training_args = rp.parse_args([config_path])
     set_seed(training_args.seed)  # as run_pretraining.main does, before anything is built
-    tokenizer = AutoTokenizer.from_pretrained(data_args.tokenizer_name, model_max_length=data_args.max_seq_length)
+    tokenizer = AutoTokenizer.from_pretrained(
+        data_args.tokenizer_name, model_max_length=data_args.max_seq_length
+    )
     model = rp.build_model(model_args, tokenizer, data_args.max_seq_length)
     export_model = JepaMlmForMaskedLM(model.config)
     export_model.jepa_mlm.load_state_dict(model.export_encoder("online").state_dict())
@@ -39,7 +41,7 @@ def main() -> None:
     export_model.save_pretrained(out)
     tokenizer.save_pretrained(out)
     info = {
-        "what": "random initialisation control: the MLM arm's initial weights (seed %d), no training" % training_args.seed,
+        "what": f"random initialisation control: the MLM arm's initial weights (seed {training_args.seed}), no training",
         "config": config_path,
         "seed": training_args.seed,
         "num_parameters_encoder": sum(p.numel() for p in export_model.jepa_mlm.parameters()),

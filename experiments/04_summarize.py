@@ -61,11 +61,30 @@ def pval(p):
 
 def comp(res, a, b, task, pooling, metric):
     for c in res["comparisons"]:
-        if (c["model_a"], c["model_b"], c["task"], c["pooling"], c["metric"]) == (a, b, task, pooling, metric):
+        if (c["model_a"], c["model_b"], c["task"], c["pooling"], c["metric"]) == (
+            a,
+            b,
+            task,
+            pooling,
+            metric,
+        ):
             return c
     for c in res["comparisons"]:  # reversed pair: flip the sign
-        if (c["model_a"], c["model_b"], c["task"], c["pooling"], c["metric"]) == (b, a, task, pooling, metric):
-            return {**c, "diff": -c["diff"], "ci_low": -c["ci_high"], "ci_high": -c["ci_low"], "model_a": a, "model_b": b}
+        if (c["model_a"], c["model_b"], c["task"], c["pooling"], c["metric"]) == (
+            b,
+            a,
+            task,
+            pooling,
+            metric,
+        ):
+            return {
+                **c,
+                "diff": -c["diff"],
+                "ci_low": -c["ci_high"],
+                "ci_high": -c["ci_low"],
+                "model_a": a,
+                "model_b": b,
+            }
     return None
 
 
@@ -73,7 +92,9 @@ def dcell(c, nd=3):
     if c is None or c.get("diff") is None:
         return "n/a"
     star = " *" if c.get("significant") else ""
-    return f"{c['diff']:+.{nd}f} [{c['ci_low']:+.{nd}f}, {c['ci_high']:+.{nd}f}] p={pval(c.get('p_holm'))}{star}"
+    return (
+        f"{c['diff']:+.{nd}f} [{c['ci_low']:+.{nd}f}, {c['ci_high']:+.{nd}f}] p={pval(c.get('p_holm'))}{star}"
+    )
 
 
 def load_json(p: Path):
@@ -92,7 +113,7 @@ def training_section(lines: list[str]) -> None:
             rows.append(f"| {arm} | not finished | | | | | | | | |")
             continue
         traj = s["trajectory"]
-        last = lambda k: traj[k][-1][1] if traj.get(k) else None  # noqa: E731
+        last = lambda k, traj=traj: traj[k][-1][1] if traj.get(k) else None  # noqa: E731
         rows.append(
             f"| {arm} | {s['steps']} | {s['global_batch_size']} x {s['sequence_length']} | {s['tokens_seen']:,} | "
             f"{s['estimated_train_flops']:.3g} | {s['wall_time_seconds']:.0f} | {w.get('wall_seconds', 'n/a')} | "
@@ -107,6 +128,7 @@ def training_section(lines: list[str]) -> None:
     # parity check of the resolved configurations
     present = {a: c for a, c in configs.items() if c}
     if len(present) >= 2:
+
         def flat(d, prefix=""):
             out = {}
             for k, v in d.items():
@@ -118,7 +140,11 @@ def training_section(lines: list[str]) -> None:
 
         flats = {a: flat(c) for a, c in present.items()}
         keys = sorted(set().union(*flats.values()))
-        differ = [k for k in keys if len({json.dumps(fl.get(k), sort_keys=True, default=str) for fl in flats.values()}) > 1]
+        differ = [
+            k
+            for k in keys
+            if len({json.dumps(fl.get(k), sort_keys=True, default=str) for fl in flats.values()}) > 1
+        ]
         lines.append(
             "Parity (from each arm's resolved `run_config.yaml`): the arms differ only in "
             + ", ".join(f"`{k}`" for k in differ)
@@ -134,9 +160,12 @@ def training_section(lines: list[str]) -> None:
 
 def trajectory_section(lines: list[str]) -> None:
     lines.append("## Balance weight and losses during training\n")
-    lines.append("`s = sigmoid(w)` is the weight of the JEPA loss (`L = s L_jepa + (1 - s) L_mlm`), 0.5 at step 0.\n")
+    lines.append(
+        "`s = sigmoid(w)` is the weight of the JEPA loss (`L = s L_jepa + (1 - s) L_mlm`), 0.5 at step 0.\n"
+    )
     sums = {a: load_json(RES / "training" / f"{a}_training_summary.json") for a in ARMS}
-    steps = [10, 50, 100, 150, 200, 250, 300, 350]
+    logged = sorted({int(st) for s in sums.values() if s for st, _ in s["trajectory"].get("mlm_loss", [])})
+    steps = [logged[round(i * (len(logged) - 1) / 9)] for i in range(10)] if len(logged) >= 10 else logged
     head = "| arm | quantity | " + " | ".join(f"step {s}" for s in steps) + " |"
     lines += [head, "|---|---|" + "---|" * len(steps)]
     for a, s in sums.items():
@@ -146,7 +175,11 @@ def trajectory_section(lines: list[str]) -> None:
             tr = dict((int(st), v) for st, v in s["trajectory"].get(key, []))
             if not tr:
                 continue
-            lines.append(f"| {a} | {key} | " + " | ".join(f(tr.get(st), 4 if key == 'balance_weight' else 3) for st in steps) + " |")
+            lines.append(
+                f"| {a} | {key} | "
+                + " | ".join(f(tr.get(st), 4 if key == "balance_weight" else 3) for st in steps)
+                + " |"
+            )
     lines.append("\n![trajectories](training/trajectories.png)\n")
     try:
         import matplotlib
@@ -176,15 +209,28 @@ def trajectory_section(lines: list[str]) -> None:
 
 
 def claims_section(lines: list[str], res: dict, protocol: str) -> None:
-    lines.append(f"### Claims, protocol `{protocol}` (first model vs second; Holm-corrected over task x pooling cells)\n")
+    lines.append(
+        f"### Claims, protocol `{protocol}` (first model vs second; Holm-corrected over task x pooling cells)\n"
+    )
     lines += ["| claim | A vs B | verdict | evidence |", "|---|---|---|---|"]
     claims = list(res["claims"])
     for a, b in (("hybrid_shared", "mlm"), ("mlm", "random_init"), ("hybrid_shared", "random_init")):
         for claim in CLAIMS:
-            cs = [c for c in (comp(res, a, b, t, p, m) for t in res["tasks"] for p in res["poolings"] for m in claim.metrics) if c]
+            cs = [
+                c
+                for c in (
+                    comp(res, a, b, t, p, m)
+                    for t in res["tasks"]
+                    for p in res["poolings"]
+                    for m in claim.metrics
+                )
+                if c
+            ]
             claims.append({**claim_verdict(claim, cs), "model_a": a, "model_b": b})
     for c in claims:
-        lines.append(f"| {c['claim']} | {c['model_a']} vs {c['model_b']} | **{c['verdict']}** | {c.get('evidence', '')} |")
+        lines.append(
+            f"| {c['claim']} | {c['model_a']} vs {c['model_b']} | **{c['verdict']}** | {c.get('evidence', '')} |"
+        )
     lines.append("")
 
 
@@ -207,7 +253,11 @@ def paper_numbers(lines: list[str], res: dict) -> None:
             if c and c.get("diff") is not None:
                 sign_paper = math.copysign(1, ph - pm)
                 if c.get("significant"):
-                    same = "yes" if math.copysign(1, c["diff"]) == sign_paper else "**no (opposite, significant)**"
+                    same = (
+                        "yes"
+                        if math.copysign(1, c["diff"]) == sign_paper
+                        else "**no (opposite, significant)**"
+                    )
                 else:
                     same = "not significant"
             nd = 3 if metric == "uniformity" else 1
@@ -218,11 +268,15 @@ def paper_numbers(lines: list[str], res: dict) -> None:
     lines.append("")
 
 
-def grid(lines: list[str], res: dict, metric: str, title: str, poolings=None, nd=3, pairs=(("hybrid", "mlm"),)) -> None:
+def grid(
+    lines: list[str], res: dict, metric: str, title: str, poolings=None, nd=3, pairs=(("hybrid", "mlm"),)
+) -> None:
     lines.append(f"#### {title}\n")
     poolings = poolings or res["poolings"]
     models = [m for m in MODELS if m in res["results"]]
-    head = "| task | pooling | " + " | ".join(models) + " | " + " | ".join(f"{a} - {b}" for a, b in pairs) + " |"
+    head = (
+        "| task | pooling | " + " | ".join(models) + " | " + " | ".join(f"{a} - {b}" for a, b in pairs) + " |"
+    )
     lines += [head, "|---|---|" + "---|" * (len(models) + len(pairs))]
     R = res["results"]
     for task in res["tasks"]:
@@ -236,10 +290,23 @@ def grid(lines: list[str], res: dict, metric: str, title: str, poolings=None, nd
 
 
 def headline_grid(lines: list[str], res: dict) -> None:
-    lines.append("#### Downstream linear probes (headline GLUE metric on the validation sample; * = Holm p < 0.05)\n")
-    pairs = (("hybrid", "mlm"), ("mlm", "random_init"), ("hybrid", "random_init"), ("hybrid_shared", "random_init"))
+    lines.append(
+        "#### Downstream linear probes (headline GLUE metric on the validation sample; * = Holm p < 0.05)\n"
+    )
+    pairs = (
+        ("hybrid", "mlm"),
+        ("mlm", "random_init"),
+        ("hybrid", "random_init"),
+        ("hybrid_shared", "random_init"),
+    )
     models = [m for m in MODELS if m in res["results"]]
-    head = "| task (metric) | pooling | " + " | ".join(models) + " | " + " | ".join(f"{a} - {b}" for a, b in pairs) + " |"
+    head = (
+        "| task (metric) | pooling | "
+        + " | ".join(models)
+        + " | "
+        + " | ".join(f"{a} - {b}" for a, b in pairs)
+        + " |"
+    )
     lines += [head, "|---|---|" + "---|" * (len(models) + len(pairs))]
     R = res["results"]
     for task in res["tasks"]:
@@ -247,7 +314,9 @@ def headline_grid(lines: list[str], res: dict) -> None:
         for pooling in res["poolings"]:
             vals = [cell(R[m][task][pooling].get(metric)) for m in models]
             ds = [dcell(comp(res, a, b, task, pooling, metric)) for a, b in pairs]
-            lines.append(f"| {task} ({metric}) | {pooling} | " + " | ".join(vals) + " | " + " | ".join(ds) + " |")
+            lines.append(
+                f"| {task} ({metric}) | {pooling} | " + " | ".join(vals) + " | " + " | ".join(ds) + " |"
+            )
     lines.append("")
 
 
@@ -259,21 +328,110 @@ def probe_section(lines: list[str], protocol: str) -> None:
         return
     n = res["n_examples"]
     lines.append(
-        "Samples: " + ", ".join(f"{t} {v['train']} train / {v['eval']} {v['eval_split']}" for t, v in n.items())
+        "Samples: "
+        + ", ".join(f"{t} {v['train']} train / {v['eval']} {v['eval_split']}" for t, v in n.items())
         + f". Poolings: {', '.join(res['poolings'])}. Full report: [probe_{protocol}/report.md](probe_{protocol}/report.md).\n"
     )
     claims_section(lines, res, protocol)
     if protocol == "paper":
         paper_numbers(lines, res)
     grid(lines, res, "uniformity", "Uniformity (lower = more uniform), every task x pooling")
-    grid(lines, res, "effective_rank", "Effective rank under max pooling", poolings=["max"], nd=1,
-         pairs=(("hybrid", "mlm"), ("hybrid_shared", "mlm"), ("mlm", "random_init")))
-    grid(lines, res, "token_probe_acc", "Lexical: token probe accuracy (lower = less lexical information)",
-         pairs=(("hybrid", "mlm"), ("mlm", "random_init")))
-    grid(lines, res, "bow_probe_f1", "Lexical: bag-of-words probe micro-F1", pairs=(("hybrid", "mlm"), ("mlm", "random_init")))
-    grid(lines, res, "probe_gap", "Balance: probe gap (semantic probe - token probe; higher = better balance)")
-    grid(lines, res, "balance", "Balance on STS-B pairs (partial Spearman with gold | overlap - with overlap | gold)")
+    grid(
+        lines,
+        res,
+        "effective_rank",
+        "Effective rank under max pooling",
+        poolings=["max"],
+        nd=1,
+        pairs=(("hybrid", "mlm"), ("hybrid_shared", "mlm"), ("mlm", "random_init")),
+    )
+    grid(
+        lines,
+        res,
+        "token_probe_acc",
+        "Lexical: token probe accuracy (lower = less lexical information)",
+        pairs=(("hybrid", "mlm"), ("mlm", "random_init")),
+    )
+    grid(
+        lines,
+        res,
+        "bow_probe_f1",
+        "Lexical: bag-of-words probe micro-F1",
+        pairs=(("hybrid", "mlm"), ("mlm", "random_init")),
+    )
+    grid(
+        lines, res, "probe_gap", "Balance: probe gap (semantic probe - token probe; higher = better balance)"
+    )
+    grid(
+        lines,
+        res,
+        "balance",
+        "Balance on STS-B pairs (partial Spearman with gold | overlap - with overlap | gold)",
+    )
     headline_grid(lines, res)
+
+
+def comparison(res: dict | None, a: str, b: str, task: str, pooling: str, metric: str) -> dict | None:
+    for c in (res or {}).get("comparisons", []):
+        if (c["model_a"], c["model_b"], c["task"], c["pooling"], c["metric"]) == (
+            a,
+            b,
+            task,
+            pooling,
+            metric,
+        ):
+            return c
+    return None
+
+
+def findings() -> str:
+    """The opening paragraph: the scale and the checks that decide how far the verdicts can be read,
+    computed from the records (nothing in it is typed by hand)."""
+    sums = {a: load_json(RES / "training" / f"{a}_training_summary.json") for a in ARMS}
+    tokens = {s.get("tokens_seen") for s in sums.values() if s}
+    scale = (
+        f"{next(iter(tokens)):,} tokens per arm" if len(tokens) == 1 else f"tokens per arm {sorted(tokens)}"
+    )
+    parts = [f"**Read the README's Results section first.** Scale: 4 x 256 encoder, {scale}."]
+    for protocol in ("standard", "paper"):
+        res = load_json(RES / f"probe_{protocol}" / "results.json")
+        c = comparison(res, "mlm", "random_init", "sst2", "mean", "accuracy")
+        if c is not None:
+            above = c["ci_low"] > 0
+            parts.append(
+                f"Sanity check ({protocol} protocol): MLM minus random control on the SST-2 probe (mean pooling) is "
+                f"{c['diff']:+.3f} [{c['ci_low']:+.3f}, {c['ci_high']:+.3f}], Holm p {pval(c['p_holm'])}: "
+                + (
+                    "the interval excludes zero, pre-training works."
+                    if above
+                    else "**not above the control**."
+                )
+            )
+    collapsed = []
+    for a, s in sums.items():
+        tr = (s or {}).get("trajectory", {})
+        std, jl = tr.get("target_std", []), tr.get("jepa_loss", [])
+        if std and jl:
+            verdict = "collapsed" if std[-1][1] < 0.25 * std[0][1] or jl[-1][1] < 0.01 else "not collapsed"
+            collapsed.append(
+                f"{a}: JEPA loss {jl[-1][1]:.3f}, target std {std[0][1]:.2f} -> {std[-1][1]:.2f} ({verdict})"
+            )
+    if collapsed:
+        parts.append("Collapse watch at the last logging step: " + "; ".join(collapsed) + ".")
+    sanity = load_json(RES / "mlm_sanity.json")
+    if isinstance(sanity, dict) and "unigram_cross_entropy" in sanity:
+        rows = [
+            f"{k.rsplit('/', 1)[-1]} {v['cross_entropy']:.2f} (top-1 {v['top1_accuracy']:.3f})"
+            for k, v in sanity.items()
+            if isinstance(v, dict) and "cross_entropy" in v
+        ]
+        parts.append(
+            f"Masked-token cross-entropy on {sanity['masked_tokens']:,} held-out masked tokens (`mlm_sanity.json`; "
+            f"unigram {sanity['unigram_cross_entropy']:.2f}, most-frequent-token top-1 "
+            f"{sanity['most_frequent_token_accuracy']:.3f}): " + ", ".join(rows) + "."
+        )
+    parts.append("The arms' data, order and masks are identical (`order_check.json`).")
+    return " ".join(parts) + "\n"
 
 
 def main() -> None:
@@ -282,12 +440,7 @@ def main() -> None:
         "Generated by `experiments/04_summarize.py` from `experiments/results/`. Intervals are 95 %; "
         "differences are paired (same sentences, same resamples), Holm-corrected within each (model pair, metric) "
         "family over the task x pooling cells; `*` marks Holm p < 0.05.\n",
-        "**Read the README's Results section first.** At this scale (4 x 256, 716,800 tokens per arm) no arm's MLM "
-        "head has left the unigram stage (`mlm_sanity.json`), so the MLM baseline's probes are not above the random "
-        "control's, and the JEPA term collapsed in both hybrids (uniformity -0.000 everywhere). The paper-protocol "
-        "'supported' verdicts on lexical information and balance come from that collapse: the hybrids' probes, "
-        "semantic and lexical alike, fall to the majority class. The arms' data, order and masks are identical "
-        "(`order_check.json`).\n",
+        findings(),
     ]
     training_section(lines)
     trajectory_section(lines)
@@ -302,14 +455,30 @@ def main() -> None:
     trajectory_section(block)
     std = load_json(RES / "probe_standard" / "results.json")
     if std is not None:
-        block.append("## Probe, protocol `standard` (claims and linear probes; all tables in experiments/results/SUMMARY.md)\n")
+        block.append(
+            "## Probe, protocol `standard` (claims and linear probes; all tables in experiments/results/SUMMARY.md)\n"
+        )
         claims_section(block, std, "standard")
         headline_grid(block, std)
     probe_section(block, "paper")
-    text = "\n".join(block).replace("](training/", "](experiments/results/training/").replace("](probe_", "](experiments/results/probe_")
-    text = text.replace("\n## ", "\n### ").replace("\n### Claims", "\n#### Claims").replace("\n### The paper", "\n#### The paper")
-    text = text.replace("\n#### Uniformity", "\n##### Uniformity").replace("\n#### Effective", "\n##### Effective")
-    text = text.replace("\n#### Lexical", "\n##### Lexical").replace("\n#### Balance", "\n##### Balance").replace("\n#### Downstream", "\n##### Downstream")
+    text = (
+        "\n".join(block)
+        .replace("](training/", "](experiments/results/training/")
+        .replace("](probe_", "](experiments/results/probe_")
+    )
+    text = (
+        text.replace("\n## ", "\n### ")
+        .replace("\n### Claims", "\n#### Claims")
+        .replace("\n### The paper", "\n#### The paper")
+    )
+    text = text.replace("\n#### Uniformity", "\n##### Uniformity").replace(
+        "\n#### Effective", "\n##### Effective"
+    )
+    text = (
+        text.replace("\n#### Lexical", "\n##### Lexical")
+        .replace("\n#### Balance", "\n##### Balance")
+        .replace("\n#### Downstream", "\n##### Downstream")
+    )
     if text.startswith("## "):
         text = "#" + text
     (RES / "README_block.md").write_text(text)

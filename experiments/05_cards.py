@@ -7,6 +7,7 @@ Writes experiments/results/cards/<name>.md (Markdown only; the weights stay in e
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import sys
 from pathlib import Path
@@ -18,17 +19,21 @@ from modeling_jepa_mlm.cards import render_card, validate_card  # noqa: E402
 
 RUNS = REPO / "experiments" / "runs"
 RES = REPO / "experiments" / "results"
-NOTES = (
-    "A small-scale CPU reproduction of the paper's comparison (issue 10): 4 layers x 256, 350 steps x 16 x 128 "
-    "= 716,800 tokens of 2015 English Wikipedia, the same data, order, steps, batch and schedule for the "
-    "hybrid, MLM and single-pass hybrid arms. It is far too little training for a useful encoder; it exists "
-    "to test the paper's claims on identical budgets. See the repository README, section Results. "
-    "Read these numbers with two findings of that run in mind: (1) no arm's MLM head got past the unigram stage "
-    "(masked-token cross-entropy 7.41 against a unigram entropy of 7.09; it predicts the most frequent word-piece "
-    "everywhere), and the MLM baseline's SST-2 probe is not above the random-initialisation control's (mean "
-    "pooling, standard protocol: +0.002 [-0.026, +0.033]); (2) in both hybrids the JEPA term collapsed (JEPA "
-    "loss 0.002-0.004, target standard deviation 0.80 -> 0.08, embedding uniformity -0.000 in every cell)."
-)
+
+
+def card_notes() -> str:
+    """What every card of this experiment says about it: the scale and the checks, from the records
+    (`04_summarize.findings`, the opening paragraph of SUMMARY.md)."""
+    spec = importlib.util.spec_from_file_location("summarize", REPO / "experiments" / "04_summarize.py")
+    summarize = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(summarize)
+    first = summarize.findings().replace("**Read the README's Results section first.** ", "")
+    return (
+        "A small-scale CPU reproduction of the paper's comparison (issue 10) on 2015 English Wikipedia, the same "
+        "data, order, steps, batch and schedule for the hybrid, MLM and single-pass hybrid arms; far too little "
+        "training for a useful encoder, it exists to test the paper's claims on identical budgets. See the "
+        "repository README, section Results. " + first.strip()
+    )
 
 
 def verdicts(name: str) -> str:
@@ -42,19 +47,27 @@ def verdicts(name: str) -> str:
         if not rows:
             continue
         out += [f"Protocol `{protocol}`:", "", "| claim | A vs B | verdict | evidence |", "|---|---|---|---|"]
-        out += [f"| {c['claim']} | {c['model_a']} vs {c['model_b']} | {c['verdict']} | {c.get('evidence', '')} |" for c in rows]
+        out += [
+            f"| {c['claim']} | {c['model_a']} vs {c['model_b']} | {c['verdict']} | {c.get('evidence', '')} |"
+            for c in rows
+        ]
         out.append("")
     return "\n".join(out)
 
 
 def main() -> None:
     (RES / "cards").mkdir(parents=True, exist_ok=True)
+    notes_text = card_notes()
     for name in ("hybrid", "mlm", "hybrid_shared", "random_init"):
         export = RUNS / name
         if not (export / "config.json").exists():
             print(f"skip {name}: no export")
             continue
-        notes = NOTES if name != "random_init" else NOTES + " This card is the random-initialisation control: no training step."
+        notes = (
+            notes_text
+            if name != "random_init"
+            else notes_text + " This card is the random-initialisation control: no training step."
+        )
         probe = RES / "probe_standard" / "results.json"
         text = render_card(
             export,

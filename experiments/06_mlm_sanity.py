@@ -28,7 +28,9 @@ def main() -> None:
     for text in val["text"][:60]:
         ids.extend(tok(text, add_special_tokens=False)["input_ids"])
     n_seq = 128
-    seqs = torch.tensor([[tok.cls_token_id] + ids[i * 126:(i + 1) * 126] + [tok.sep_token_id] for i in range(n_seq)])
+    seqs = torch.tensor(
+        [[tok.cls_token_id] + ids[i * 126 : (i + 1) * 126] + [tok.sep_token_id] for i in range(n_seq)]
+    )
     g = torch.Generator().manual_seed(0)
     mask = torch.rand(seqs.shape, generator=g) < 0.15
     mask[:, 0] = mask[:, -1] = False
@@ -46,7 +48,7 @@ def main() -> None:
     for path in sys.argv[1:]:
         model = AutoModelForMaskedLM.from_pretrained(path, trust_remote_code=True).eval()
         with torch.no_grad():
-            logits = torch.cat([model(input_ids=inputs[i:i + 16]).logits for i in range(0, n_seq, 16)])
+            logits = torch.cat([model(input_ids=inputs[i : i + 16]).logits for i in range(0, n_seq, 16)])
         sel = logits[mask]
         out[path] = {
             "cross_entropy": float(torch.nn.functional.cross_entropy(sel, targets)),

@@ -37,14 +37,20 @@ def main() -> None:
         )
         set_seed(training_args.seed)
         raw = load_raw_datasets(
-            data_args.dataset_name, data_args.dataset_config_name, None, None,
-            validation_split_percentage=data_args.validation_split_percentage, seed=training_args.seed,
+            data_args.dataset_name,
+            data_args.dataset_config_name,
+            None,
+            None,
+            validation_split_percentage=data_args.validation_split_percentage,
+            seed=training_args.seed,
         )
         tokenizer = rp.build_tokenizer(data_args, raw, training_args.output_dir)
         model = rp.build_model(model_args, tokenizer, data_args.max_seq_length)
         packed = tokenize_and_pack(raw, tokenizer, data_args.max_seq_length, num_proc=1)
         trainer = JepaMlmTrainer(
-            model=model, args=training_args, train_dataset=packed["train"],
+            model=model,
+            args=training_args,
+            train_dataset=packed["train"],
             data_collator=rp.build_collator(model.config, data_args, tokenizer, training_args.seed),
             processing_class=tokenizer,
         )
@@ -52,16 +58,22 @@ def main() -> None:
         for i, batch in enumerate(trainer.get_train_dataloader()):
             if i >= n:
                 break
-            rows.append({
-                "clean_input_ids": digest(batch["clean_input_ids"]),
-                "input_ids": digest(batch["input_ids"]),
-                "labels": digest(batch["labels"]),
-            })
+            rows.append(
+                {
+                    "clean_input_ids": digest(batch["clean_input_ids"]),
+                    "input_ids": digest(batch["input_ids"]),
+                    "labels": digest(batch["labels"]),
+                }
+            )
         out[arm] = {"train_sequences": len(packed["train"]), "batches": rows}
     arms = list(out)
     out["identical"] = {
-        key: all(out[a]["batches"] == out[arms[0]]["batches"] if key == "all" else
-                 [b[key] for b in out[a]["batches"]] == [b[key] for b in out[arms[0]]["batches"]] for a in arms)
+        key: all(
+            out[a]["batches"] == out[arms[0]]["batches"]
+            if key == "all"
+            else [b[key] for b in out[a]["batches"]] == [b[key] for b in out[arms[0]]["batches"]]
+            for a in arms
+        )
         for key in ("clean_input_ids", "input_ids", "labels", "all")
     }
     print(json.dumps(out, indent=2))
