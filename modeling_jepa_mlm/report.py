@@ -14,10 +14,13 @@
   STS-B (standard protocol), `balance`; downstream GLUE metrics `accuracy`, `f1`, `matthews_correlation`,
   `pearson`, `spearmanr`, and on STS-B (standard) `cosine_spearmanr`.
 - `comparisons`: list of {"model_a", "model_b", "task", "pooling", "metric", "diff" (a - b), "ci_low",
-  "ci_high", "p_value", "p_holm", "significant"} for every pair of models (empty with one model); Holm
-  families are (model_a, model_b, metric) over the task x pooling cells; significant = p_holm < 0.05.
+  "ci_high", "p_value", "p_holm", "significant", "probes_at_majority"} for every pair of models (empty with
+  one model); Holm families are (model_a, model_b, metric) over the task x pooling cells; significant =
+  p_holm < 0.05; probes_at_majority: either model's token probe is not clearly above its majority-class
+  baseline in that task x pooling cell (`significance.probes_at_majority`).
 - `claims`: list of {"claim", "paper", "verdict", "evidence", "model_a", "model_b"}; verdict is one of
-  "supported", "contradicted", "mixed", "inconclusive", "not measured".
+  "supported", "contradicted", "mixed", "inconclusive", "degenerate" (decided only by cells whose probes sit
+  at the majority class, which cannot count as support), "not measured" (`significance.VERDICTS`).
 - `timing`: {"encode_seconds": {model: {task: seconds}}, "total_seconds": float}.
 - `plots`: names of the PNG files written next to the JSON.
 - `n_examples`: task -> {"train", "eval", "eval_split"}; `spectra[model][task][pooling]`: PCA explained-variance

@@ -167,6 +167,8 @@ class Claim:
         direction: +1 if the hybrid should be higher, -1 lower, 0 if the two should be equivalent.
         poolings: restrict to these poolings; None uses every pooling.
         margin: for direction 0, the largest difference that still counts as equivalent.
+        probes: the evidence comes from linear probes, so a cell where either model's probes sit at the
+            majority class (`probes_at_majority`) cannot count as support.
     """
 
     name: str
@@ -175,6 +177,7 @@ class Claim:
     direction: int
     poolings: tuple[str, ...] | None = None
     margin: float = 0.0
+    probes: bool = False
 
 
 CLAIMS: tuple[Claim, ...] = (
@@ -196,16 +199,37 @@ CLAIMS: tuple[Claim, ...] = (
         "the hybrid encodes less surface-level lexical information",
         ("token_probe_acc", "bow_probe_f1"),
         -1,
+        probes=True,
     ),
-    Claim("balance", "a better semantic-to-lexical balance", ("balance", "probe_gap"), +1),
+    Claim("balance", "a better semantic-to-lexical balance", ("balance", "probe_gap"), +1, probes=True),
     Claim(
         "probe accuracy",
         "linear-probe accuracy stays similar (equivalence margin 0.02)",
         ("accuracy", "spearmanr"),
         0,
         margin=0.02,
+        probes=True,
     ),
 )
+# Every verdict `claim_verdict` gives.
+VERDICTS = ("supported", "contradicted", "mixed", "inconclusive", "degenerate", "not measured")
+DEGENERATE_REASON = "probes at the majority class (collapsed representations)"
+
+
+def _set_aside(n: int) -> str:
+    """The evidence's note on the cells that the degeneracy guard does not count as support."""
+    return f" ({n} of them with {DEGENERATE_REASON}, not counted as support)" if n else ""
+
+
+def _directional_verdict(agree: int, against: int, k: int) -> str:
+    """The verdict of a directional claim from its cells counted for (`agree`) and against it, of `k`."""
+    if agree and against:
+        return "mixed"
+    if agree > k / 2:
+        return "supported"
+    if against > k / 2 and not agree:
+        return "contradicted"
+    return "inconclusive"
 
 
 def claim_verdict(claim: Claim, comparisons: Sequence[dict]) -> dict:
@@ -217,11 +241,18 @@ def claim_verdict(claim: Claim, comparisons: Sequence[dict]) -> dict:
     claim (direction 0) is "supported" when every cell's 95 % interval of the difference lies inside
     `[-margin, margin]`, "contradicted" when some interval lies wholly outside it, else "inconclusive".
 
+    Degeneracy guard (claims with `probes`): a cell flagged `probes_at_majority` (either model's probes sit at
+    the majority class there, see `probes_at_majority`) cannot count as support, since a collapsed encoder
+    gets lower lexical-probe scores, a higher semantic-to-lexical gap and (against another collapsed encoder)
+    equal probe accuracy for free. It still counts in the number of cells k and as evidence against. When
+    the guard turns a decided verdict into an undecided one, the verdict is "degenerate".
+
     Args:
-        comparisons: dicts with keys metric, pooling, diff, ci_low, ci_high, significant (diff = a - b).
+        comparisons: dicts with keys metric, pooling, diff, ci_low, ci_high, significant (diff = a - b) and,
+            optionally, probes_at_majority (missing: False).
 
     Returns:
-        {"claim", "paper", "verdict", "evidence"}.
+        {"claim", "paper", "verdict", "evidence"}; verdict is one of `VERDICTS`.
     """
     cells = [
         c
@@ -240,30 +271,35 @@ def claim_verdict(claim: Claim, comparisons: Sequence[dict]) -> dict:
             "evidence": "no cell measured",
         }
     median = float(np.median([c["diff"] for c in cells]))
+    degenerate = [claim.probes and bool(c.get("probes_at_majority")) for c in cells]
     if claim.direction == 0:
-        inside = sum(-claim.margin <= c["ci_low"] and c["ci_high"] <= claim.margin for c in cells)
+        inside = [-claim.margin <= c["ci_low"] and c["ci_high"] <= claim.margin for c in cells]
         outside = sum(c["ci_low"] > claim.margin or c["ci_high"] < -claim.margin for c in cells)
-        verdict = "contradicted" if outside else "supported" if inside == k else "inconclusive"
+        support = sum(i and not d for i, d in zip(inside, degenerate, strict=True))
+
+        def decide(n_support: int) -> str:
+            return "contradicted" if outside else "supported" if n_support == k else "inconclusive"
+
+        verdict, unguarded = decide(support), decide(sum(inside))
         evidence = (
-            f"{inside}/{k} cells with the 95% CI of the difference inside +-{claim.margin:g}, {outside} wholly "
-            f"outside; median difference {median:+.4f}"
+            f"{sum(inside)}/{k} cells with the 95% CI of the difference inside +-{claim.margin:g}"
+            f"{_set_aside(sum(inside) - support)}, {outside} wholly outside; median difference {median:+.4f}"
         )
     else:
-        agree = sum(bool(c["significant"]) and np.sign(c["diff"]) == claim.direction for c in cells)
+        agree = [bool(c["significant"]) and np.sign(c["diff"]) == claim.direction for c in cells]
         against = sum(bool(c["significant"]) and np.sign(c["diff"]) == -claim.direction for c in cells)
-        if agree and against:
-            verdict = "mixed"
-        elif agree > k / 2:
-            verdict = "supported"
-        elif against > k / 2 and not agree:
-            verdict = "contradicted"
-        else:
-            verdict = "inconclusive"
+        support = sum(a and not d for a, d in zip(agree, degenerate, strict=True))
+        verdict = _directional_verdict(support, against, k)
+        unguarded = _directional_verdict(sum(agree), against, k)
         want = "higher" if claim.direction > 0 else "lower"
         evidence = (
-            f"{agree}/{k} cells significantly {want} for the first model (Holm, 5%), {against} significantly "
-            f"the other way; median difference {median:+.4f}"
+            f"{sum(agree)}/{k} cells significantly {want} for the first model (Holm, 5%)"
+            f"{_set_aside(sum(agree) - support)}, {against} significantly the other way; median difference "
+            f"{median:+.4f}"
         )
+    if verdict == "inconclusive" and unguarded != "inconclusive":
+        verdict = "degenerate"
+        evidence = f"{unguarded} only through cells with {DEGENERATE_REASON}: {evidence}"
     return {"claim": claim.name, "paper": claim.paper, "verdict": verdict, "evidence": evidence}
 
 
@@ -291,17 +327,47 @@ class Estimates:
         )
 
 
-def paired_difference(a: Estimates, b: Estimates, metric: str, level: float = 0.95) -> dict[str, float]:
+def probes_at_majority(est: Estimates, level: float = 0.95) -> bool:
+    """Whether the linear probes of one model, task and pooling sit at the majority class.
+
+    True when the token probe is not clearly above its majority-class baseline: the lower end of the `level`
+    interval of `token_probe_acc - token_probe_majority` (both on the same resamples) is at most 0, or, without
+    replicates, the point difference is. Collapsed representations (every text at about the same vector) give
+    exactly this: the probe can only predict the most frequent train label. False when the cell has no token
+    probe.
+    """
+    acc, majority = "token_probe_acc", "token_probe_majority"
+    if acc not in est.values or majority not in est.values:
+        return False
+    lift = est.values[acc] - est.values[majority]
+    if not np.isfinite(lift):
+        return False
+    lo, _ = interval(
+        est.kinds[acc], lift, est.replicates[acc] - est.replicates[majority], est.n, est.m, level
+    )
+    return bool((lo if np.isfinite(lo) else lift) <= 0.0)
+
+
+def paired_difference(a: Estimates, b: Estimates, metric: str, level: float = 0.95) -> dict:
     """Difference `a - b` of one metric on the same resamples: estimate, interval and two-sided p-value.
 
+    `probes_at_majority` flags the task x pooling cell for `claim_verdict`'s degeneracy guard: either model's
+    probes sit at the majority class there (`probes_at_majority`); it is symmetric in a and b.
+
     Returns:
-        {"diff", "ci_low", "ci_high", "p_value"}.
+        {"diff", "ci_low", "ci_high", "p_value", "probes_at_majority"}.
     """
     kind = a.kinds[metric]
     diff = a.values[metric] - b.values[metric]
     reps = a.replicates[metric] - b.replicates[metric]
     lo, hi = interval(kind, diff, reps, a.n, a.m, level)
-    return {"diff": diff, "ci_low": lo, "ci_high": hi, "p_value": p_value(kind, diff, reps, a.n, a.m)}
+    return {
+        "diff": diff,
+        "ci_low": lo,
+        "ci_high": hi,
+        "p_value": p_value(kind, diff, reps, a.n, a.m),
+        "probes_at_majority": probes_at_majority(a, level) or probes_at_majority(b, level),
+    }
 
 
 def add_holm(

@@ -7,6 +7,8 @@ import pytest
 
 from modeling_jepa_mlm.significance import (
     CLAIMS,
+    DEGENERATE_REASON,
+    VERDICTS,
     Estimates,
     add_holm,
     bootstrap_indices,
@@ -15,6 +17,7 @@ from modeling_jepa_mlm.significance import (
     holm,
     paired_difference,
     percentile_interval,
+    probes_at_majority,
     replicate,
     subsample_indices,
     subsampling_interval,
@@ -171,6 +174,97 @@ def test_claim_verdicts():
     assert claim_verdict(probe, [cell("accuracy", 0.1, True)])["verdict"] == "contradicted"
     verdict = claim_verdict(probe, [cell("accuracy", 0.005, False)])
     assert set(verdict) == {"claim", "paper", "verdict", "evidence"}
+
+
+def probe_cell(rng: np.random.Generator, collapsed: bool, n: int = 400, b: int = 300) -> Estimates:
+    """The probe metrics of one task x pooling cell from per-example outcomes, on shared bootstrap resamples.
+
+    A collapsed encoder maps every text to about one vector: its token probe predicts the majority class
+    (accuracy = majority baseline), its bag-of-words probe predicts no word (F1 0), its semantic probe the
+    majority label; a healthy one reads the tokens.
+    """
+    labels = rng.random(n) < 0.25  # the eval texts whose token label is the majority class
+    token = labels.copy() if collapsed else rng.random(n) < 0.7
+    semantic = rng.random(n) < (0.5 if collapsed else 0.6)
+    bow = np.zeros(n) if collapsed else rng.random(n) * 0.5
+    idx = bootstrap_indices(n, b, np.random.default_rng(7))  # the same resamples for every model
+
+    def stats(i: np.ndarray) -> dict[str, float]:
+        return {
+            "token_probe_acc": token[i].mean(),
+            "token_probe_majority": labels[i].mean(),
+            "bow_probe_f1": bow[i].mean(),
+            "probe_gap": semantic[i].mean() - token[i].mean(),
+        }
+
+    values = stats(np.arange(n))
+    return Estimates(values, replicate(stats, idx), dict.fromkeys(values, "bootstrap"), n=n, m=n // 2)
+
+
+def probe_comparisons(a: Estimates, b: Estimates) -> list[dict]:
+    comps = [
+        {
+            "model_a": "a",
+            "model_b": "b",
+            "task": "t",
+            "pooling": p,
+            "metric": metric,
+            **paired_difference(a, b, metric),
+        }
+        for p in ("mean", "max")
+        for metric in a.values
+    ]
+    add_holm(comps)
+    return comps
+
+
+def test_collapsed_probes_cannot_support_the_lexical_and_balance_claims():
+    rng = np.random.default_rng(3)
+    collapsed, healthy, other = probe_cell(rng, True), probe_cell(rng, False), probe_cell(rng, False)
+    assert probes_at_majority(collapsed) and not probes_at_majority(healthy)
+    lexical = next(c for c in CLAIMS if c.name == "lexical information")
+    balance = next(c for c in CLAIMS if c.name == "balance")
+    # Collapsed first model: lower lexical scores and a higher probe gap, all significant, all for free.
+    comps = probe_comparisons(collapsed, healthy)
+    assert all(c["probes_at_majority"] for c in comps)
+    assert all(c["significant"] for c in comps if c["metric"] in lexical.metrics + balance.metrics)
+    for claim in (lexical, balance):
+        out = claim_verdict(claim, comps)
+        assert out["verdict"] == "degenerate", out
+        assert DEGENERATE_REASON in out["evidence"] and out["evidence"].startswith("supported only through")
+    # The flag is symmetric: a collapsed second model makes the cells unusable too.
+    assert all(c["probes_at_majority"] for c in probe_comparisons(healthy, collapsed))
+    # Two healthy models: no flag, the verdict is the unguarded one.
+    fine = probe_comparisons(healthy, other)
+    assert not any(c["probes_at_majority"] for c in fine)
+    assert DEGENERATE_REASON not in claim_verdict(lexical, fine)["evidence"]
+
+
+def test_degeneracy_guard_removes_support_only():
+    lexical = next(c for c in CLAIMS if c.name == "lexical information")
+    flagged = [{**cell("token_probe_acc", -0.2, True), "probes_at_majority": True}] * 3
+    assert claim_verdict(lexical, flagged)["verdict"] == "degenerate"
+    # Evidence against still counts: a contradiction is not hidden by the guard.
+    against = [{**cell("token_probe_acc", 0.2, True), "probes_at_majority": True}] * 3
+    assert claim_verdict(lexical, against)["verdict"] == "contradicted"
+    # Some support left in clean cells: more than half of all cells still decides.
+    part = flagged[:1] + [cell("token_probe_acc", -0.2, True)] * 2
+    out = claim_verdict(lexical, part)
+    assert out["verdict"] == "supported"
+    assert out["evidence"].startswith(
+        f"3/3 cells significantly lower for the first model (Holm, 5%) (1 of them with {DEGENERATE_REASON}"
+    )
+    # Two collapsed models have equal probe accuracy for free: not an equivalence.
+    probe = next(c for c in CLAIMS if c.direction == 0)
+    equal = [{**cell("accuracy", 0.0, False), "probes_at_majority": True}] * 4
+    assert claim_verdict(probe, equal)["verdict"] == "degenerate"
+    # Geometry claims are not probe claims: the flag changes nothing there.
+    uniformity = next(c for c in CLAIMS if c.name == "uniformity")
+    flat = [{**cell("uniformity", -0.1, True), "probes_at_majority": True}] * 3
+    assert claim_verdict(uniformity, flat)["verdict"] == "supported"
+    assert {"supported", "contradicted", "mixed", "inconclusive", "degenerate", "not measured"} == set(
+        VERDICTS
+    )
 
 
 def test_add_holm_corrects_within_model_pair_and_metric():
