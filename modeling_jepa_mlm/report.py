@@ -322,9 +322,37 @@ def plot_spectra(results: dict, path: Path) -> None:
     plt.close(fig)
 
 
-def plot_uniformity_alignment(results: dict, path: Path) -> None:
-    """Left: uniformity per task and pooling with 95 % CIs (lower = more uniform). Right: alignment against
-    uniformity on pair tasks (Wang & Isola 2020, fig. 5: lower-left is better)."""
+# A bar shorter than this fraction of the axis range is drawn with a marker and its value printed.
+SHORT_BAR_FRACTION = 0.02
+
+
+def alignment_absent_reason(results: dict) -> str:
+    """Why the results hold no alignment: it needs positive pairs whose two sentences are encoded apart."""
+    if results.get("protocol") == "paper":
+        return (
+            "No alignment under protocol `paper`: it encodes each pair as one sequence,\nwhile alignment "
+            "needs the two sentences of positive pairs encoded apart\n(pair tasks under the standard protocol)."
+        )
+    return (
+        "No alignment in these results: it needs positive pairs,\nthe two sentences encoded apart "
+        "(pair tasks MRPC, MNLI, STS-B\nunder the standard protocol)."
+    )
+
+
+def _uniformity_limits(values: list[float], references: list[float]) -> tuple[float, float]:
+    """y-limits of the uniformity bars: the data (values and interval ends) and 0, plus the isotropic
+    references that would at most double that range (the others are named in the legend instead of drawn);
+    room below the bars, which hang from 0, for the legend."""
+    finite = [v for v in values if np.isfinite(v)] or [0.0]
+    low, high = min(min(finite), 0.0), max(max(finite), 0.0)
+    span = max(high - low, 0.05)
+    low = min([low, *(r for r in references if r >= low - span)])
+    span = max(high - low, 0.05)
+    return low - 0.3 * span, high + 0.06 * span
+
+
+def _uniformity_alignment_figure(results: dict):
+    """The figure of `plot_uniformity_alignment` (returned, not saved)."""
     import matplotlib.pyplot as plt
 
     models, tasks, poolings = list(results["models"]), results["tasks"], results["poolings"]
@@ -333,26 +361,60 @@ def plot_uniformity_alignment(results: dict, path: Path) -> None:
     fig, (left, right) = plt.subplots(1, 2, figsize=(13, 4.2), gridspec_kw={"width_ratios": [2, 1]})
     cells = [(t, p) for t in tasks for p in poolings]
     width = 0.8 / len(models)
+    bars, extent = [], []
     for i, model in enumerate(models):
         vals, errs = zip(
             *(_errorbar(results["results"][model][t][p].get("uniformity")) for t, p in cells), strict=True
         )
         x = np.arange(len(cells)) + (i - (len(models) - 1) / 2) * width
         left.bar(x, vals, width, yerr=np.array(errs).T, color=colour[model], label=model, capsize=2)
-        hidden = results["models"][model].get("hidden_size")
-        if hidden:
-            left.axhline(expected_uniformity_isotropic(hidden), color=colour[model], ls=":", lw=1)
+        bars += [(xi, v, model) for xi, v in zip(x, vals, strict=True)]
+        extent += [v - e[0] for v, e in zip(vals, errs, strict=True)]
+        extent += [v + e[1] for v, e in zip(vals, errs, strict=True)]
+    isotropic = {
+        m: expected_uniformity_isotropic(h) for m in models if (h := results["models"][m].get("hidden_size"))
+    }
+    low, high = _uniformity_limits(extent, list(isotropic.values()))
+    left.set_ylim(low, high)
+    below = {}
+    for model, ref in isotropic.items():
+        if ref >= low:
+            left.axhline(ref, color=colour[model], ls=":", lw=1)
+        else:
+            below.setdefault(round(ref, 3), []).append(model)
+    # Bars too short to see (a collapsed encoder's uniformity is about 0): a marker and the value.
+    short = SHORT_BAR_FRACTION * (high - low)
+    for xi, v, model in bars:
+        if np.isfinite(v) and abs(v) < short:
+            left.scatter(xi, v, color=colour[model], edgecolors="black", s=14, zorder=3, linewidths=0.5)
+            left.annotate(
+                f"{v:.3f}",
+                (xi, v),
+                xytext=(0, -4),
+                textcoords="offset points",
+                fontsize=5,
+                rotation=90,
+                ha="center",
+                va="top",
+            )
     left.set_xticks(
         np.arange(len(cells)), [f"{t} {p}" for t, p in cells], fontsize=7, rotation=60, ha="right"
     )
     left.set_ylabel("uniformity (lower = more uniform)")
-    left.set_title("Uniformity with 95 % CI (dotted: isotropic value for the width)")
-    left.legend(fontsize=8)
+    left.set_title("Uniformity with 95 % CI (dotted: isotropic value for the width; dots: bars near 0)")
+    handles, _ = left.get_legend_handles_labels()
+    for ref, ms in below.items():
+        which = "" if len(ms) == len(models) else f" ({', '.join(ms)})"
+        label = f"\u2193 isotropic {ref:.3f}{which}, below the axis"
+        handles.append(plt.Line2D([], [], color="grey", ls=":", label=label))
+    left.legend(handles=handles, fontsize=7)
+    aligned = False
     for model in models:
         for t in tasks:
             for p in poolings:
                 cell = results["results"][model][t][p]
                 if cell.get("alignment", {}).get("value") is not None:
+                    aligned = True
                     right.scatter(
                         cell["alignment"]["value"],
                         cell["uniformity"]["value"],
@@ -360,12 +422,37 @@ def plot_uniformity_alignment(results: dict, path: Path) -> None:
                         marker=markers[p],
                     )
                     right.annotate(t, (cell["alignment"]["value"], cell["uniformity"]["value"]), fontsize=6)
+    right.set_title("Alignment vs uniformity (pair tasks)")
+    if not aligned:
+        right.text(
+            0.5,
+            0.5,
+            alignment_absent_reason(results),
+            ha="center",
+            va="center",
+            fontsize=8,
+            wrap=True,
+            transform=right.transAxes,
+        )
+        right.set_xticks([])
+        right.set_yticks([])
+        return fig
     handles = [plt.Line2D([], [], color=colour[m], marker="o", ls="", label=m) for m in models]
     handles += [plt.Line2D([], [], color="grey", marker=markers[p], ls="", label=p) for p in poolings]
     right.legend(handles=handles, fontsize=7)
     right.set_xlabel("alignment of positive pairs (lower = better)")
     right.set_ylabel("uniformity")
-    right.set_title("Alignment vs uniformity (pair tasks)")
+    return fig
+
+
+def plot_uniformity_alignment(results: dict, path: Path) -> None:
+    """Left: uniformity per task and pooling with 95 % CIs (lower = more uniform), the y-range set by the data
+    (an isotropic reference far below it is named in a text), bars too short to see marked with their value.
+    Right: alignment against uniformity on pair tasks (Wang & Isola 2020, fig. 5: lower-left is better), or
+    why there is none."""
+    import matplotlib.pyplot as plt
+
+    fig = _uniformity_alignment_figure(results)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
