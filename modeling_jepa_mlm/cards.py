@@ -1,4 +1,7 @@
-"""Model cards: fill `model_cards/TEMPLATE.md` from an export folder's run records and, optionally, the probe's JSON.
+"""Model cards: fill the card template from an export folder's run records and, optionally, the probe's JSON.
+
+The template ships inside the package (`modeling_jepa_mlm/model_card_template.md`, package data, so a plain
+`pip install .` has it); `model_cards/TEMPLATE.md` in the source tree is a link to it.
 
 Sources, all optional but `config.json`:
 
@@ -34,7 +37,7 @@ from .trainer import LOGGED_OUTPUTS
 logger = logging.getLogger(__name__)
 
 CARD_NAME = "README.md"
-TEMPLATE_PATH = Path(__file__).resolve().parents[1] / "model_cards" / "TEMPLATE.md"
+TEMPLATE_PATH = Path(__file__).resolve().parent / "model_card_template.md"
 RUN_CONFIG_NAME = "run_config.yaml"
 SUMMARY_NAME = "training_summary.json"
 TRAINER_STATE_NAME = "trainer_state.json"
@@ -543,7 +546,7 @@ def render_card(
         hub_model_id: the repository the card is for (usage snippet, title); default: the folder's path.
         model_name: the model's name in the probe results; default: matched by path, then folder name.
         notes: a paragraph added to the description (e.g. "a quickstart demonstration").
-        template: a `string.Template` Markdown file; default `model_cards/TEMPLATE.md`.
+        template: a `string.Template` Markdown file; default the packaged `TEMPLATE_PATH`.
 
     Raises:
         FileNotFoundError: no `config.json` in `export_dir`, a missing template or probe results file.
@@ -556,8 +559,8 @@ def render_card(
     template_path = Path(template) if template is not None else TEMPLATE_PATH
     if not template_path.is_file():
         raise FileNotFoundError(
-            f"model card template {str(template_path)!r} not found; give template= or install the project "
-            "from its source tree (pip install -e .) so that model_cards/TEMPLATE.md is present"
+            f"model card template {str(template_path)!r} not found; give template= a `string.Template` "
+            f"Markdown file (the default ships in the package: {TEMPLATE_PATH.name})"
         )
     data = card_data(run, results, probe_model, name, license=license, extra_tags=extra_tags)
     probe_params = ((results or {}).get("models", {}).get(probe_model) or {}).get("num_parameters")

@@ -5,6 +5,10 @@ from __future__ import annotations
 
 import json
 import re
+import shutil
+import subprocess
+import sys
+import zipfile
 from pathlib import Path
 
 import pytest
@@ -14,6 +18,7 @@ from huggingface_hub import ModelCard
 from modeling_jepa_mlm import JepaMlmForMaskedLM, JepaMlmModel
 from modeling_jepa_mlm.cards import (
     CARD_NAME,
+    TEMPLATE_PATH,
     find_probe_model,
     render_card,
     trajectory,
@@ -21,6 +26,8 @@ from modeling_jepa_mlm.cards import (
     write_model_card,
 )
 from modeling_jepa_mlm.report import _fmt_cell
+
+REPO = Path(__file__).resolve().parents[1]
 
 TRAJ = {
     "loss": [[10, 5.51542], [20, 5.14766], [30, 4.9]],
@@ -324,3 +331,55 @@ def test_carded_export_loads_with_trust_remote_code_without_the_package(export, 
     cache.parent.mkdir()
     loaded = reload_without_package([export], cache)[str(export)]
     assert loaded["class"].startswith("transformers_modules.") and loaded["shape"] == [2, 32]
+
+
+def test_template_is_package_data_and_the_source_tree_template_is_the_same_file():
+    import modeling_jepa_mlm
+
+    assert TEMPLATE_PATH.is_file()
+    assert TEMPLATE_PATH.parent == Path(modeling_jepa_mlm.__file__).resolve().parent
+    assert (REPO / "model_cards" / "TEMPLATE.md").read_bytes() == TEMPLATE_PATH.read_bytes()
+    tomllib = pytest.importorskip("tomllib")
+    setuptools = tomllib.loads((REPO / "pyproject.toml").read_text())["tool"]["setuptools"]
+    assert TEMPLATE_PATH.name in setuptools["package-data"]["modeling_jepa_mlm"]
+
+
+RENDER_OUTSIDE = """
+import sys
+from pathlib import Path
+sys.path.insert(0, sys.argv[1])
+import modeling_jepa_mlm
+from modeling_jepa_mlm import JepaMlmConfig, JepaMlmModel
+from modeling_jepa_mlm.cards import TEMPLATE_PATH, render_card, validate_card
+assert Path(modeling_jepa_mlm.__file__).resolve().parent == Path(sys.argv[1]).resolve() / "modeling_jepa_mlm"
+JepaMlmModel(JepaMlmConfig(vocab_size=99, hidden_size=32, num_hidden_layers=1, num_attention_heads=4,
+    intermediate_size=37, max_position_embeddings=64, mask_token_id=4)).save_pretrained("export")
+validate_card(render_card("export"))
+print(TEMPLATE_PATH)
+"""
+
+
+@pytest.mark.slow
+def test_card_renders_from_a_non_editable_install(tmp_path):
+    """Build the wheel from a copy of the source, install it into a folder and render a card there."""
+    src = tmp_path / "src"
+    ignore = shutil.ignore_patterns("__pycache__", "*.pyc")
+    shutil.copytree(REPO / "modeling_jepa_mlm", src / "modeling_jepa_mlm", ignore=ignore)
+    for name in ("pyproject.toml", "README.md", "run_pretraining.py", "run_glue_probe.py"):
+        shutil.copy(REPO / name, src / name)
+    pip = [sys.executable, "-m", "pip", "--disable-pip-version-check", "--no-input"]
+    build = [*pip, "wheel", "--no-deps", "--no-build-isolation", "--no-index", "-w", str(tmp_path / "dist")]
+    subprocess.run([*build, str(src)], check=True, capture_output=True)
+    wheel = next((tmp_path / "dist").glob("*.whl"))
+    with zipfile.ZipFile(wheel) as z:
+        assert z.read("modeling_jepa_mlm/model_card_template.md") == TEMPLATE_PATH.read_bytes()
+    site = tmp_path / "site"
+    install = [*pip, "install", "--no-deps", "--no-index", "--target", str(site), str(wheel)]
+    subprocess.run(install, check=True, capture_output=True)
+    work = tmp_path / "elsewhere"
+    work.mkdir()
+    out = subprocess.run(
+        [sys.executable, "-c", RENDER_OUTSIDE, str(site)], cwd=work, capture_output=True, text=True
+    )
+    assert out.returncode == 0, out.stderr[-3000:]
+    assert out.stdout.strip() == str(site.resolve() / "modeling_jepa_mlm" / "model_card_template.md")
