@@ -162,23 +162,56 @@ def trajectory(run: Mapping) -> dict[str, list[list[float]]]:
     return {k: [[h["step"], h[k]] for h in logs if k in h] for k in TRAJECTORY_KEYS}
 
 
-def _description(config: Mapping, name: str, notes: str | None) -> str:
+def training_steps(run: Mapping) -> int | None:
+    """The optimiser steps the export's records state: the summary's `steps` (0 also when it says no token
+    was seen), else the trainer state's `global_step`, else the last logged step; None when nothing says."""
+    summary = run.get("summary") or {}
+    if summary.get("steps") is not None:
+        return int(summary["steps"])
+    if summary.get("tokens_seen") == 0:
+        return 0
+    state = run.get("trainer_state") or {}
+    if state.get("global_step") is not None:
+        return int(state["global_step"])
+    logged = [step for series in trajectory(run).values() for step, _ in series]
+    return int(max(logged)) if logged else None
+
+
+# The description's first sentences: per objective for a trained export, one for an untrained one.
+DESCRIPTIONS = {
+    "hybrid": (
+        "A text encoder pre-trained with the **hybrid objective** of jepa-mlm: a JEPA-style latent-prediction "
+        "loss (a predictor regresses the representations that an EMA target encoder gives masked target "
+        "blocks) plus masked language modelling, over one shared encoder, balanced by a learnable scalar."
+    ),
+    "mlm": (
+        "A text encoder pre-trained with **masked language modelling only**: the baseline of jepa-mlm, with "
+        "the same encoder, tokenizer, data order and budget as its hybrid counterpart."
+    ),
+    "jepa": (
+        "A text encoder pre-trained with the **JEPA latent-prediction loss only** (no MLM): a predictor "
+        "regresses the representations that an EMA target encoder gives masked target blocks."
+    ),
+}
+UNTRAINED = (
+    "A text encoder at its **random initialisation**: it is **not pre-trained** (no training step, no token "
+    "seen). It has the architecture of a jepa-mlm encoder configured for the `{objective}` objective and "
+    "serves as a control: what its embeddings show comes from the architecture and the initialisation, not "
+    "from any pre-training."
+)
+
+
+def _description(config: Mapping, name: str, notes: str | None, steps: int | None = None) -> str:
     objective = config.get("objective", "unknown")
-    text = {
-        "hybrid": (
-            "A text encoder pre-trained with the **hybrid objective** of jepa-mlm: a JEPA-style latent-prediction "
-            "loss (a predictor regresses the representations that an EMA target encoder gives masked target "
-            "blocks) plus masked language modelling, over one shared encoder, balanced by a learnable scalar."
-        ),
-        "mlm": (
-            "A text encoder pre-trained with **masked language modelling only**: the baseline of jepa-mlm, with "
-            "the same encoder, tokenizer, data order and budget as its hybrid counterpart."
-        ),
-        "jepa": (
-            "A text encoder pre-trained with the **JEPA latent-prediction loss only** (no MLM): a predictor "
-            "regresses the representations that an EMA target encoder gives masked target blocks."
-        ),
-    }.get(objective, f"A jepa-mlm text encoder (objective `{objective}`).")
+    if steps == 0:
+        text = UNTRAINED.format(objective=objective)
+    else:
+        text = DESCRIPTIONS.get(objective, f"A jepa-mlm text encoder (objective `{objective}`).")
+    if steps is None:
+        text += (
+            " The export folder holds no training record (`training_summary.json` or `trainer_state.json`), "
+            "so how long it was pre-trained is not recorded."
+        )
     text += (
         f" It accompanies the study of the paper *{PAPER_TITLE}* (arXiv {PAPER_ARXIV}), which compares what "
         "the two objectives do to the geometry of the representations."
@@ -254,8 +287,10 @@ def _objective(config: Mapping, run_config: Mapping) -> str:
     return "\n".join(_table(["setting", "value"], rows))
 
 
-def _trajectory_section(traj: Mapping[str, list], config: Mapping) -> str:
+def _trajectory_section(traj: Mapping[str, list], config: Mapping, steps: int | None = None) -> str:
     keys = [k for k in TRAJECTORY_KEYS if traj.get(k)]
+    if not keys and steps == 0:
+        return "Nothing was logged: the encoder is not pre-trained (no training step)."
     if not keys:
         return "No training log was found (no `training_summary.json` or `trainer_state.json` trajectory)."
     by_step: dict[int, dict[str, float]] = {}
@@ -317,29 +352,48 @@ def _duration(seconds: float) -> str:
     return f"{seconds:.1f} s ({h}:{rem // 60:02d}:{rem % 60:02d})"
 
 
+NOT_RECORDED = "not recorded"
+
+
+def _recorded(value: Any, fmt: str = "{}") -> str:
+    """`fmt` filled with `value`, or "not recorded" when the record lacks it (never "None")."""
+    return NOT_RECORDED if value is None else fmt.format(value)
+
+
+def _batch(summary: Mapping) -> str:
+    batch, length = summary.get("global_batch_size"), summary.get("sequence_length")
+    if batch is None and length is None:
+        return NOT_RECORDED
+    if length is None:
+        return f"{batch} sequences (length not recorded)"
+    if batch is None:
+        return f"sequences of {length} tokens (batch size not recorded)"
+    return f"{batch} sequences of {length} tokens"
+
+
 def _compute(summary: Mapping | None, run_config: Mapping | None) -> str:
     if not summary:
         return "Not recorded (no `training_summary.json` in the export folder)."
-    rc = run_config or {}
-    precision = "bf16" if rc.get("bf16") else "fp16" if rc.get("fp16") else "fp32"
+    if run_config:
+        rc = run_config
+        precision = "bf16" if rc.get("bf16") else "fp16" if rc.get("fp16") else "fp32"
+        optimizer = (
+            f"{rc.get('optim', '–')}, lr {rc.get('learning_rate', '–')} ({rc.get('lr_scheduler_type', '–')}, "
+            f"{_num(rc.get('warmup_steps', 0))} warmup steps), weight decay {rc.get('weight_decay', '–')}"
+        )
+    else:
+        precision = optimizer = f"{NOT_RECORDED} (no `{RUN_CONFIG_NAME}`)"
     flops = summary.get("estimated_train_flops")
     rows = [
-        ["optimizer steps", f"{summary.get('steps', 0):,}"],
-        [
-            "global batch",
-            f"{summary.get('global_batch_size')} sequences of {summary.get('sequence_length')} tokens",
-        ],
-        ["tokens seen", f"{summary.get('tokens_seen', 0):,}"],
+        ["optimizer steps", _recorded(summary.get("steps"), "{:,}")],
+        ["global batch", _batch(summary)],
+        ["tokens seen", _recorded(summary.get("tokens_seen"), "{:,}")],
         ["estimated training FLOPs", f"{flops:.3e}" if flops is not None else "–"],
         ["wall time", _duration(summary["wall_time_seconds"]) if "wall_time_seconds" in summary else "–"],
-        ["throughput", f"{summary.get('tokens_per_second')} tokens/s"],
-        ["processes", str(summary.get("world_size", 1))],
+        ["throughput", _recorded(summary.get("tokens_per_second"), "{} tokens/s")],
+        ["processes", _recorded(summary.get("world_size"))],
         ["precision", precision],
-        [
-            "optimizer",
-            f"{rc.get('optim', '–')}, lr {rc.get('learning_rate', '–')} ({rc.get('lr_scheduler_type', '–')}, "
-            f"{_num(rc.get('warmup_steps', 0))} warmup steps), weight decay {rc.get('weight_decay', '–')}",
-        ],
+        ["optimizer", optimizer],
     ]
     note = f"FLOPs: {summary['flops_formula']}." if summary.get("flops_formula") else ""
     return "\n".join([*_table(["", ""], rows), "", note]).rstrip()
@@ -570,13 +624,15 @@ def render_card(
         if data.pipeline_tag == "fill-mask"
         else "The export holds the encoder only (no MLM head)."
     )
+    steps = training_steps(run)
+    title = f"{name}: jepa-mlm {config.get('objective', '')} encoder".strip()
     fields = {
         "metadata": data.to_yaml(),
-        "title": f"{name}: jepa-mlm {config.get('objective', '')} encoder".strip(),
-        "description": _description(config, name, notes),
+        "title": f"{title} (random initialisation, not pre-trained)" if steps == 0 else title,
+        "description": _description(config, name, notes, steps),
         "architecture": _architecture(config, run, probe_params),
         "objective": _objective(config, run_config),
-        "trajectory": _trajectory_section(trajectory(run), config),
+        "trajectory": _trajectory_section(trajectory(run), config, steps),
         "data": _data(run.get("run_config"), config),
         "compute": _compute(run.get("summary"), run.get("run_config")),
         "results": _results_section(results, probe_model),
@@ -628,6 +684,7 @@ __all__ = [
     "load_probe_results",
     "load_run",
     "render_card",
+    "training_steps",
     "trajectory",
     "validate_card",
     "write_model_card",

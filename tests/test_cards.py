@@ -264,7 +264,52 @@ def test_card_without_probe_or_run_records_still_validates(tmp_path, tiny_config
     assert "No probe results yet" in text
     assert "Not recorded (no `training_summary.json`" in text
     assert "No training log was found" in text
+    assert "how long it was pre-trained is not recorded" in text  # no record: neither trained nor untrained
     assert "arXiv:2606.05173" in text and "trust_remote_code=True" in text
+
+
+def test_untrained_export_is_not_called_pre_trained(tmp_path, tiny_config):
+    # The random-initialisation control of experiments/02_random_control.py: an MLM-configured export with a
+    # summary of 0 steps and none of the batch, throughput or process fields, and no run_config.yaml.
+    folder = tmp_path / "random_init"
+    model = JepaMlmForMaskedLM(tiny_config(objective="mlm"))
+    model.config.architectures = ["JepaMlmForMaskedLM"]
+    model.save_pretrained(folder)
+    summary = {
+        "what": "random initialisation control",
+        "steps": 0,
+        "tokens_seen": 0,
+        "wall_time_seconds": 3.4,
+    }
+    (folder / "training_summary.json").write_text(json.dumps(summary))
+    text = render_card(folder, hub_model_id="org/random-init")
+    validate_card(text)
+    description = text.split("## Model")[0]
+    assert "pre-trained with" not in text
+    assert "**not pre-trained** (no training step" in description and "random initialisation" in description
+    assert "# random-init: jepa-mlm mlm encoder (random initialisation, not pre-trained)" in text
+    assert "not pre-trained (no training step)" in section(text, "Balance weight and losses during training")
+    compute = dict(r[:2] for r in table_rows(section(text, "Compute"), "|  |"))
+    assert compute["optimizer steps"] == "0" and compute["tokens seen"] == "0"
+    assert compute["global batch"] == "not recorded"
+    assert compute["throughput"] == "not recorded"
+    assert compute["processes"] == "not recorded"
+    assert compute["precision"].startswith("not recorded")
+    assert "None" not in section(text, "Compute")
+
+
+def test_missing_summary_fields_say_not_recorded(export):
+    summary = {
+        k: v for k, v in SUMMARY.items() if k not in ("global_batch_size", "tokens_per_second", "steps")
+    }
+    (export / "training_summary.json").write_text(json.dumps(summary))
+    text = render_card(export)
+    compute = dict(r[:2] for r in table_rows(section(text, "Compute"), "|  |"))
+    assert compute["global batch"] == "sequences of 64 tokens (batch size not recorded)"
+    assert compute["throughput"] == "not recorded" and compute["optimizer steps"] == "not recorded"
+    assert "None" not in section(text, "Compute")
+    # A trained export (steps from the trajectory) keeps its description.
+    assert "pre-trained with the **hybrid objective**" in text and "not pre-trained" not in text
 
 
 def test_probe_reader_tolerates_missing_pieces(export):
