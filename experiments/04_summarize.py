@@ -427,7 +427,8 @@ def findings() -> str:
         ]
         parts.append(
             f"Masked-token cross-entropy on {sanity['masked_tokens']:,} held-out masked tokens (`mlm_sanity.json`; "
-            f"unigram {sanity['unigram_cross_entropy']:.2f}, most-frequent-token top-1 "
+            f"context-free baselines: unigram of the training text {sanity.get('unigram_cross_entropy_train', float('nan')):.2f}, "
+            f"in-sample unigram {sanity['unigram_cross_entropy']:.2f}, most-frequent-token top-1 "
             f"{sanity['most_frequent_token_accuracy']:.3f}): " + ", ".join(rows) + "."
         )
     parts.append("The arms' data, order and masks are identical (`order_check.json`).")

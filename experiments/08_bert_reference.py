@@ -1,0 +1,131 @@
+"""Diagnostic (issue 10): is the MLM arm's slow start this project's model, or the budget?
+
+Trains transformers' own `BertForMaskedLM` (same size as the MLM arm: 4 x 256, 4 heads, intermediate 1024,
+post-LN, dropout 0, tied decoder, full-vocabulary logits as a user gets them) with the MLM arm's YAML: the same
+data, packing, order (seed), BERT masks (the same `DataCollatorForJepaMlm`, seeded), batch, optimizer, learning
+rate schedule (its `max_steps`, so the schedule is the arm's) and bf16 autocast, through the stock
+`transformers.Trainer`. It stops after `--stop_at` steps and writes the logged losses beside the MLM arm's
+at the same steps (the arm's `trainer_state.json`). Equal curves mean the model is not what holds the MLM
+back. Writes JSON to stdout.
+
+    python experiments/08_bert_reference.py [--stop_at 400] [--config experiments/configs/cpu_mlm.yaml]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+from transformers import BertConfig, BertForMaskedLM, Trainer, TrainerCallback, set_seed  # noqa: E402
+
+import run_pretraining as rp  # noqa: E402
+from modeling_jepa_mlm.data import load_raw_datasets, tokenize_and_pack  # noqa: E402
+
+BERT_KEYS = ("input_ids", "attention_mask", "token_type_ids", "labels")
+
+
+class StopAt(TrainerCallback):
+    def __init__(self, step: int) -> None:
+        self.step = step
+
+    def on_step_end(self, args, state, control, **kwargs):
+        if state.global_step >= self.step:
+            control.should_training_stop = True
+        return control
+
+
+def main() -> None:
+    p = argparse.ArgumentParser()
+    p.add_argument("--config", default=str(REPO / "experiments/configs/cpu_mlm.yaml"))
+    p.add_argument("--stop_at", type=int, default=400)
+    p.add_argument("--arm_state", default=str(REPO / "experiments/results/training/mlm_trainer_state.json"))
+    args = p.parse_args()
+    model_args, data_args, training_args = rp.parse_args([args.config])
+    set_seed(training_args.seed)
+    raw = load_raw_datasets(
+        data_args.dataset_name,
+        data_args.dataset_config_name,
+        data_args.train_file,
+        data_args.validation_file,
+        text_column=data_args.text_column,
+        validation_split_percentage=data_args.validation_split_percentage,
+        seed=training_args.seed,
+        cache_dir=data_args.cache_dir,
+    )
+    out_dir = tempfile.mkdtemp(prefix="bert-reference-")
+    tokenizer = rp.build_tokenizer(data_args, raw, out_dir)
+    ours = rp.build_model(model_args, tokenizer, data_args.max_seq_length).config
+    config = BertConfig(
+        vocab_size=ours.vocab_size,
+        hidden_size=ours.hidden_size,
+        num_hidden_layers=ours.num_hidden_layers,
+        num_attention_heads=ours.num_attention_heads,
+        intermediate_size=ours.intermediate_size,
+        hidden_act=ours.hidden_act,
+        hidden_dropout_prob=ours.hidden_dropout_prob,
+        attention_probs_dropout_prob=ours.attention_probs_dropout_prob,
+        max_position_embeddings=ours.max_position_embeddings,
+        type_vocab_size=ours.type_vocab_size,
+        initializer_range=ours.initializer_range,
+        layer_norm_eps=ours.layer_norm_eps,
+        pad_token_id=ours.pad_token_id,
+        tie_word_embeddings=True,
+    )
+    set_seed(training_args.seed)
+    model = BertForMaskedLM(config)
+    packed = tokenize_and_pack(
+        raw,
+        tokenizer,
+        data_args.max_seq_length,
+        text_column=data_args.text_column,
+        num_proc=data_args.preprocessing_num_workers,
+        max_chars_per_document=data_args.max_chars_per_document,
+    )
+    collator = rp.build_collator(ours, data_args, tokenizer, training_args.seed)
+
+    def bert_batch(features):
+        batch = collator(features)
+        return {k: v for k, v in batch.items() if k in BERT_KEYS}
+
+    training_args.output_dir = out_dir
+    training_args.save_strategy = "no"
+    trainer = Trainer(
+        model=model,
+        args=training_args,
+        train_dataset=packed["train"],
+        data_collator=bert_batch,
+        callbacks=[StopAt(args.stop_at)],
+    )
+    start = time.perf_counter()
+    trainer.train()
+    wall = time.perf_counter() - start
+    bert = {int(h["step"]): h["loss"] for h in trainer.state.log_history if "loss" in h}
+    arm = {}
+    if Path(args.arm_state).exists():
+        history = json.loads(Path(args.arm_state).read_text())["log_history"]
+        arm = {int(h["step"]): h.get("mlm_loss", h.get("loss")) for h in history if "loss" in h}
+    rows = [{"step": s, "bert_loss": bert[s], "mlm_arm_loss": arm.get(s)} for s in sorted(bert)]
+    both = [r for r in rows if r["mlm_arm_loss"] is not None]
+    out = {
+        "what": "transformers BertForMaskedLM, same size/data/order/masks/optimizer/schedule as the MLM arm",
+        "config": args.config,
+        "steps": trainer.state.global_step,
+        "wall_seconds": round(wall, 1),
+        "bert_parameters": sum(p.numel() for p in model.parameters()),
+        "mean_abs_loss_difference": (
+            sum(abs(r["bert_loss"] - r["mlm_arm_loss"]) for r in both) / len(both) if both else None
+        ),
+        "curves": rows,
+    }
+    print(json.dumps(out, indent=2))
+
+
+if __name__ == "__main__":
+    main()
