@@ -24,6 +24,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from transformers import BertConfig, BertForMaskedLM, Trainer, TrainerCallback, set_seed  # noqa: E402
+from transformers.trainer_callback import PrinterCallback  # noqa: E402
 
 import run_pretraining as rp  # noqa: E402
 from modeling_jepa_mlm.data import load_raw_datasets, tokenize_and_pack  # noqa: E402
@@ -96,6 +97,7 @@ def main() -> None:
 
     training_args.output_dir = out_dir
     training_args.save_strategy = "no"
+    training_args.disable_tqdm = True
     trainer = Trainer(
         model=model,
         args=training_args,
@@ -103,6 +105,7 @@ def main() -> None:
         data_collator=bert_batch,
         callbacks=[StopAt(args.stop_at)],
     )
+    trainer.remove_callback(PrinterCallback)  # stdout carries only the JSON
     start = time.perf_counter()
     trainer.train()
     wall = time.perf_counter() - start
