@@ -315,10 +315,11 @@ def plot_spectra(results: dict, path: Path) -> None:
         ax.set_xlabel("component")
         ax.grid(True, which="major", alpha=0.3)
     axes[0][0].set_ylabel("explained variance ratio")
-    axes[0][-1].legend(fontsize=7, loc="lower left")
+    # outside the panels, so it never hides a curve (one entry per model x pooling can be 16 or more)
+    axes[0][-1].legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.02, 1.0), borderaxespad=0.0)
     fig.suptitle("Eigen-spectra of the eval embeddings (flatter = richer spectrum)")
     fig.tight_layout()
-    fig.savefig(path, dpi=110)
+    fig.savefig(path, dpi=110, bbox_inches="tight")
     plt.close(fig)
 
 
