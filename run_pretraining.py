@@ -183,6 +183,35 @@ def build_model(model_args: ModelArguments, tokenizer, max_seq_length: int) -> J
     return model
 
 
+def load_raw(data_args: DataArguments, seed: int):
+    """The raw text splits named by `data_args` (`modeling_jepa_mlm.data.load_raw_datasets`)."""
+    return load_raw_datasets(
+        data_args.dataset_name,
+        data_args.dataset_config_name,
+        data_args.train_file,
+        data_args.validation_file,
+        streaming=data_args.streaming,
+        text_column=data_args.text_column,
+        validation_split_percentage=data_args.validation_split_percentage,
+        seed=seed,
+        cache_dir=data_args.cache_dir,
+    )
+
+
+def pack(raw, tokenizer, data_args: DataArguments, training_args: JepaMlmTrainingArguments):
+    """Tokenize once (cached) and pack into `[CLS] ... [SEP]` sequences of `max_seq_length`."""
+    return tokenize_and_pack(
+        raw,
+        tokenizer,
+        data_args.max_seq_length,
+        text_column=data_args.text_column,
+        num_proc=data_args.preprocessing_num_workers,
+        main_process_first=training_args.main_process_first,
+        max_chars_per_document=data_args.max_chars_per_document,
+        load_from_cache_file=not data_args.overwrite_cache,
+    )
+
+
 def build_collator(
     config: JepaMlmConfig, data_args: DataArguments, tokenizer, seed: int
 ) -> DataCollatorForJepaMlm:
@@ -299,29 +328,10 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
 
     # 1. Data and tokenizer: every check that can fail does so before training starts.
     with training_args.main_process_first(desc="loading data"):
-        raw = load_raw_datasets(
-            data_args.dataset_name,
-            data_args.dataset_config_name,
-            data_args.train_file,
-            data_args.validation_file,
-            streaming=data_args.streaming,
-            text_column=data_args.text_column,
-            validation_split_percentage=data_args.validation_split_percentage,
-            seed=training_args.seed,
-            cache_dir=data_args.cache_dir,
-        )
+        raw = load_raw(data_args, training_args.seed)
         tokenizer = build_tokenizer(data_args, raw, training_args.output_dir)
     model = build_model(model_args, tokenizer, data_args.max_seq_length)
-    packed = tokenize_and_pack(
-        raw,
-        tokenizer,
-        data_args.max_seq_length,
-        text_column=data_args.text_column,
-        num_proc=data_args.preprocessing_num_workers,
-        main_process_first=training_args.main_process_first,
-        max_chars_per_document=data_args.max_chars_per_document,
-        load_from_cache_file=not data_args.overwrite_cache,
-    )
+    packed = pack(raw, tokenizer, data_args, training_args)
     eval_dataset = packed.get("validation") if training_args.eval_strategy != "no" else None
     if eval_dataset is not None and data_args.max_eval_samples is not None and not data_args.streaming:
         eval_dataset = eval_dataset.select(range(min(data_args.max_eval_samples, len(eval_dataset))))

@@ -98,6 +98,19 @@ class Size:
         return f"{self.layers}x{self.width} L={self.seq_len}"
 
 
+def encoder_fields(size: Size) -> dict[str, int]:
+    """The encoder both models share at `size` (BERT field names): heads of 64, FFN 4x."""
+    return {
+        "vocab_size": VOCAB_SIZE,
+        "hidden_size": size.width,
+        "num_hidden_layers": size.layers,
+        "num_attention_heads": size.width // 64,
+        "intermediate_size": 4 * size.width,
+        "max_position_embeddings": max(512, size.seq_len),
+        "pad_token_id": PAD_ID,
+    }
+
+
 def jepa_config(arm: str, size: Size, **overrides: Any) -> JepaMlmConfig:
     """This project's model at `size`: heads of 64, FFN 4x; the predictor in the paper's proportions to its
     encoder (256 wide and 2 deep for 6 x 512): half the width, a third of the depth (rounded, at least 1)."""
@@ -108,13 +121,7 @@ def jepa_config(arm: str, size: Size, **overrides: Any) -> JepaMlmConfig:
     }[arm]
     pred = max(size.width // 2, 64)
     return JepaMlmConfig(
-        vocab_size=VOCAB_SIZE,
-        hidden_size=size.width,
-        num_hidden_layers=size.layers,
-        num_attention_heads=size.width // 64,
-        intermediate_size=4 * size.width,
-        max_position_embeddings=max(512, size.seq_len),
-        pad_token_id=PAD_ID,
+        **encoder_fields(size),
         mask_token_id=MASK_ID,
         objective=objective,
         jepa_context=context,
@@ -127,15 +134,7 @@ def jepa_config(arm: str, size: Size, **overrides: Any) -> JepaMlmConfig:
 
 
 def bert_config(size: Size) -> BertConfig:
-    return BertConfig(
-        vocab_size=VOCAB_SIZE,
-        hidden_size=size.width,
-        num_hidden_layers=size.layers,
-        num_attention_heads=size.width // 64,
-        intermediate_size=4 * size.width,
-        max_position_embeddings=max(512, size.seq_len),
-        pad_token_id=PAD_ID,
-    )
+    return BertConfig(**encoder_fields(size))
 
 
 def flops_per_token(arm: str, model: torch.nn.Module, seq_len: int) -> float:

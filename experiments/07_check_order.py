@@ -20,7 +20,6 @@ sys.path.insert(0, str(REPO))
 from transformers import set_seed  # noqa: E402
 
 import run_pretraining as rp  # noqa: E402
-from modeling_jepa_mlm.data import load_raw_datasets, tokenize_and_pack  # noqa: E402
 from modeling_jepa_mlm.trainer import JepaMlmTrainer  # noqa: E402
 
 
@@ -36,17 +35,10 @@ def main() -> None:
             [f"experiments/configs/cpu_{arm}.yaml", "--output_dir", f"/tmp/order_check/{arm}"]
         )
         set_seed(training_args.seed)
-        raw = load_raw_datasets(
-            data_args.dataset_name,
-            data_args.dataset_config_name,
-            None,
-            None,
-            validation_split_percentage=data_args.validation_split_percentage,
-            seed=training_args.seed,
-        )
+        raw = rp.load_raw(data_args, training_args.seed)
         tokenizer = rp.build_tokenizer(data_args, raw, training_args.output_dir)
         model = rp.build_model(model_args, tokenizer, data_args.max_seq_length)
-        packed = tokenize_and_pack(raw, tokenizer, data_args.max_seq_length, num_proc=1)
+        packed = rp.pack(raw, tokenizer, data_args, training_args)
         trainer = JepaMlmTrainer(
             model=model,
             args=training_args,

@@ -27,9 +27,24 @@ from transformers import BertConfig, BertForMaskedLM, Trainer, TrainerCallback, 
 from transformers.trainer_callback import PrinterCallback  # noqa: E402
 
 import run_pretraining as rp  # noqa: E402
-from modeling_jepa_mlm.data import load_raw_datasets, tokenize_and_pack  # noqa: E402
 
 BERT_KEYS = ("input_ids", "attention_mask", "token_type_ids", "labels")
+# JepaMlmConfig keeps BERT's field names: these carry over to BertConfig as they are
+BERT_FIELDS = (
+    "vocab_size",
+    "hidden_size",
+    "num_hidden_layers",
+    "num_attention_heads",
+    "intermediate_size",
+    "hidden_act",
+    "hidden_dropout_prob",
+    "attention_probs_dropout_prob",
+    "max_position_embeddings",
+    "type_vocab_size",
+    "initializer_range",
+    "layer_norm_eps",
+    "pad_token_id",
+)
 
 
 class StopAt(TrainerCallback):
@@ -50,45 +65,14 @@ def main() -> None:
     args = p.parse_args()
     model_args, data_args, training_args = rp.parse_args([args.config])
     set_seed(training_args.seed)
-    raw = load_raw_datasets(
-        data_args.dataset_name,
-        data_args.dataset_config_name,
-        data_args.train_file,
-        data_args.validation_file,
-        text_column=data_args.text_column,
-        validation_split_percentage=data_args.validation_split_percentage,
-        seed=training_args.seed,
-        cache_dir=data_args.cache_dir,
-    )
+    raw = rp.load_raw(data_args, training_args.seed)
     out_dir = tempfile.mkdtemp(prefix="bert-reference-")
     tokenizer = rp.build_tokenizer(data_args, raw, out_dir)
     ours = rp.build_model(model_args, tokenizer, data_args.max_seq_length).config
-    config = BertConfig(
-        vocab_size=ours.vocab_size,
-        hidden_size=ours.hidden_size,
-        num_hidden_layers=ours.num_hidden_layers,
-        num_attention_heads=ours.num_attention_heads,
-        intermediate_size=ours.intermediate_size,
-        hidden_act=ours.hidden_act,
-        hidden_dropout_prob=ours.hidden_dropout_prob,
-        attention_probs_dropout_prob=ours.attention_probs_dropout_prob,
-        max_position_embeddings=ours.max_position_embeddings,
-        type_vocab_size=ours.type_vocab_size,
-        initializer_range=ours.initializer_range,
-        layer_norm_eps=ours.layer_norm_eps,
-        pad_token_id=ours.pad_token_id,
-        tie_word_embeddings=True,
-    )
+    config = BertConfig(**{k: getattr(ours, k) for k in BERT_FIELDS}, tie_word_embeddings=True)
     set_seed(training_args.seed)
     model = BertForMaskedLM(config)
-    packed = tokenize_and_pack(
-        raw,
-        tokenizer,
-        data_args.max_seq_length,
-        text_column=data_args.text_column,
-        num_proc=data_args.preprocessing_num_workers,
-        max_chars_per_document=data_args.max_chars_per_document,
-    )
+    packed = rp.pack(raw, tokenizer, data_args, training_args)
     collator = rp.build_collator(ours, data_args, tokenizer, training_args.seed)
 
     def bert_batch(features):
