@@ -255,17 +255,31 @@ def resolved_run_config(model_args, data_args, training_args, model_config: Jepa
     }
 
 
-def training_summary(trainer: JepaMlmTrainer, config: JepaMlmConfig, seq_len: int, wall_time: float) -> dict:
-    """Tokens, estimated FLOPs, wall time and the logged trajectories of the run."""
+def checkpoint_step(checkpoint: str) -> int:
+    """The global step a checkpoint was saved at (its `trainer_state.json`)."""
+    state = Path(checkpoint, "trainer_state.json")
+    if not state.is_file():
+        raise FileNotFoundError(
+            f"cannot resume from {checkpoint}: it has no trainer_state.json (expected a folder written by the "
+            "Trainer, such as <output_dir>/checkpoint-<step>)"
+        )
+    return int(json.loads(state.read_text())["global_step"])
+
+
+def training_summary(
+    trainer: JepaMlmTrainer, config: JepaMlmConfig, seq_len: int, wall_time: float, start_step: int = 0
+) -> dict:
+    """Tokens, estimated FLOPs, wall time and the logged trajectories of the run.
+
+    `tokens_seen` and the FLOPs count every step from 0; `wall_time_seconds` and `tokens_per_second` are this
+    process's, over the steps it trained (`global_step - start_step` when it resumed from a checkpoint)."""
     args = trainer.args
     steps = trainer.state.global_step
-    tokens = (
-        steps
-        * args.per_device_train_batch_size
-        * args.gradient_accumulation_steps
-        * args.world_size
-        * seq_len
+    tokens_per_step = (
+        args.per_device_train_batch_size * args.gradient_accumulation_steps * args.world_size * seq_len
     )
+    tokens = steps * tokens_per_step
+    tokens_this_run = (steps - start_step) * tokens_per_step
     flops_per_token = estimate_flops_per_token(config, seq_len)
     trajectory = logged_trajectory({"trainer_state": {"log_history": trainer.state.log_history}})
     return {
@@ -281,8 +295,10 @@ def training_summary(trainer: JepaMlmTrainer, config: JepaMlmConfig, seq_len: in
         "tokens_seen": tokens,
         "estimated_train_flops": flops_per_token * tokens,
         "flops_formula": "modeling_jepa_mlm.trainer.estimate_flops_per_token (matmul FLOPs, 6N trained / 2N forward)",
+        "resumed_from_step": start_step,
+        "tokens_this_run": tokens_this_run,
         "wall_time_seconds": round(wall_time, 1),
-        "tokens_per_second": round(tokens / wall_time, 1) if wall_time > 0 else None,
+        "tokens_per_second": round(tokens_this_run / wall_time, 1) if wall_time > 0 else None,
         "world_size": args.world_size,
         "trajectory": trajectory,
         "eval": [h for h in trainer.state.log_history if "eval_loss" in h],
@@ -353,12 +369,14 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         data_collator=collator,
         processing_class=tokenizer,
     )
+    resume_from = training_args.resume_from_checkpoint or last_checkpoint
+    start_step = checkpoint_step(resume_from) if isinstance(resume_from, str) else 0
     start = time.perf_counter()
-    trainer.train(resume_from_checkpoint=training_args.resume_from_checkpoint or last_checkpoint)
+    trainer.train(resume_from_checkpoint=resume_from)
     wall_time = time.perf_counter() - start
 
     # 3. Export the encoder, tokenizer, resolved configuration and the run's summary.
-    summary = training_summary(trainer, model.config, data_args.max_seq_length, wall_time)
+    summary = training_summary(trainer, model.config, data_args.max_seq_length, wall_time, start_step)
     if trainer.is_world_process_zero():
         out = training_args.output_dir
         export(trainer, tokenizer, out, training_args.export_encoder)

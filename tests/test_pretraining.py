@@ -144,7 +144,11 @@ def test_resume_matches_uninterrupted_run(tmp_path, corpus, tokenizer_dir):
     resumed = tmp_path / "resumed"
     resumed.mkdir()
     shutil.copytree(full / "checkpoint-4", resumed / "checkpoint-4")
-    run_pretraining.main(_argv(corpus, tokenizer_dir, resumed, model, **common))
+    summary = run_pretraining.main(_argv(corpus, tokenizer_dir, resumed, model, **common))
+    # the summary counts every token from step 0, its throughput only the steps this process trained
+    assert summary["steps"] == 8 and summary["resumed_from_step"] == 4
+    assert summary["tokens_seen"] == 8 * 8 * 32 and summary["tokens_this_run"] == 4 * 8 * 32
+    assert summary["tokens_per_second"] == pytest.approx(4 * 8 * 32 / summary["wall_time_seconds"], rel=0.02)
     a = load_file(full / "checkpoint-8" / "model.safetensors")
     b = load_file(resumed / "checkpoint-8" / "model.safetensors")
     assert a.keys() == b.keys()
@@ -269,3 +273,12 @@ def test_shipped_arms_have_identical_budgets():
 def test_tiny_cpu_config_parses():
     model_args, _, training_args = run_pretraining.parse_args([str(ROOT / "configs" / "tiny_cpu.yaml")])
     assert model_args.config_overrides()["objective"] == "hybrid" and training_args.use_cpu
+
+
+def test_checkpoint_step_reads_the_trainer_state_and_names_a_bad_folder(tmp_path):
+    ckpt = tmp_path / "checkpoint-250"
+    ckpt.mkdir()
+    (ckpt / "trainer_state.json").write_text(json.dumps({"global_step": 250}))
+    assert run_pretraining.checkpoint_step(str(ckpt)) == 250
+    with pytest.raises(FileNotFoundError, match="no trainer_state.json.*checkpoint-<step>"):
+        run_pretraining.checkpoint_step(str(tmp_path / "missing"))
