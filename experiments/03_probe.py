@@ -16,7 +16,9 @@ models are analysed).
     # combine (analyses whatever is still missing) and write results.json, report.md, plots
     python experiments/03_probe.py --protocol standard --output_dir D [probe flags]
 
-Models (the first plays the paper's hybrid in the claims): experiments/runs/{hybrid,mlm,hybrid_shared,random_init}.
+Models (the first plays the paper's hybrid in the claims): experiments/runs/{hybrid,mlm,hybrid_shared,random_init};
+with ARM_SUFFIX=_continue the arms are read from experiments/runs/<arm>_continue (the 6,000-step exports of
+10_continue.sh), the random control from experiments/runs/random_init either way.
 """
 
 from __future__ import annotations
@@ -41,7 +43,8 @@ import os  # noqa: E402
 
 # PROBE_NAMES (comma-separated) restricts the combine step to some models, for a partial report
 NAMES = os.environ.get("PROBE_NAMES", "hybrid,mlm,hybrid_shared,random_init").split(",")
-PATHS = [str(REPO / "experiments" / "runs" / n) for n in NAMES]
+SUFFIX = os.environ.get("ARM_SUFFIX", "")
+PATHS = [str(REPO / "experiments" / "runs" / (n if n == "random_init" else n + SUFFIX)) for n in NAMES]
 
 
 def probe_args(rest: list[str]) -> argparse.Namespace:

@@ -1,7 +1,11 @@
 """Step 4 (issue 10): collect the training records and both probe reports into experiments/results/SUMMARY.md
 (and a trajectory plot), the tables the README's Results section quotes.
 
-    python experiments/04_summarize.py
+    python experiments/04_summarize.py                                 # experiments/results (12.3 M tokens)
+    python experiments/04_summarize.py experiments/results/stage1_6m   # the first 3,000 steps' run
+
+When RES/stage1_6m/training exists, the arms in RES were continued from that stage's checkpoint-3000
+(10_continue.sh) and the training table gives the wall time and throughput of each stage.
 """
 
 from __future__ import annotations
@@ -101,30 +105,73 @@ def load_json(p: Path):
     return json.loads(p.read_text()) if p.exists() else None
 
 
+STAGE1 = RES / "stage1_6m" / "training"
+# resolved settings that only say where and how often a run writes, not what it trains
+BOOKKEEPING = ("output_dir", "logging_dir", "run_name", "save_steps", "save_total_limit", "hub_model_id")
+
+
+def stage_cost(s: dict, w: dict) -> tuple[str, str, str]:
+    """(train wall s, step wall s, tokens/s) of one training process. A resumed run's summary from before
+    run_pretraining recorded `tokens_this_run` divided every token since step 0 by its own wall time; the
+    tokens it trained are recomputed from `resumed_from_step` or, failing that, stage 1's steps."""
+    tokens = s.get("tokens_this_run")
+    if tokens is None:
+        start = s.get("resumed_from_step", 0)
+        tokens = (s["steps"] - start) * s["global_batch_size"] * s["sequence_length"]
+    return (
+        f"{s['wall_time_seconds']:.0f}",
+        str(w.get("wall_seconds", "n/a")),
+        f"{tokens / s['wall_time_seconds']:.0f}",
+    )
+
+
 def training_section(lines: list[str]) -> None:
     lines.append("## Training: budgets, parity, cost\n")
     rows, configs = [], {}
+    staged = STAGE1.is_dir()
     for arm in ARMS:
         s = load_json(RES / "training" / f"{arm}_training_summary.json")
         w = load_json(RES / "training" / f"{arm}_walltime.json") or {}
         cfgp = RES / "training" / f"{arm}_run_config.yaml"
         configs[arm] = yaml.safe_load(cfgp.read_text()) if cfgp.exists() else None
         if s is None:
-            rows.append(f"| {arm} | not finished | | | | | | | | |")
+            rows.append(f"| {arm} | not finished |")
             continue
         traj = s["trajectory"]
         last = lambda k, traj=traj: traj[k][-1][1] if traj.get(k) else None  # noqa: E731
-        rows.append(
+        head = (
             f"| {arm} | {s['steps']} | {s['global_batch_size']} x {s['sequence_length']} | {s['tokens_seen']:,} | "
-            f"{s['estimated_train_flops']:.3g} | {s['wall_time_seconds']:.0f} | {w.get('wall_seconds', 'n/a')} | "
-            f"{s['tokens_per_second']} | {f(last('mlm_loss'))} | {f(last('jepa_loss'))} | {f(last('balance_weight'))} |"
+            f"{s['estimated_train_flops']:.3g} | "
         )
-    lines += [
-        "| arm | steps | batch x seq | tokens | est. train FLOPs | train wall s | step wall s (incl. load/export) | tokens/s | last mlm_loss | last jepa_loss | last balance s |",
-        "|---|---|---|---|---|---|---|---|---|---|---|",
-        *rows,
-        "",
-    ]
+        tail = f"{f(last('mlm_loss'))} | {f(last('jepa_loss'))} | {f(last('balance_weight'))} |"
+        if not staged:
+            rows.append(head + " | ".join(stage_cost(s, w)) + " | " + tail)
+            continue
+        s1 = load_json(STAGE1 / f"{arm}_training_summary.json")
+        w1 = load_json(STAGE1 / f"{arm}_walltime.json") or {}
+        s = {**s, "resumed_from_step": s.get("resumed_from_step", s1["steps"])}
+        c1, c2 = stage_cost(s1, w1), stage_cost(s, w)
+        total = s1["wall_time_seconds"] + s["wall_time_seconds"]
+        rows.append(
+            head + f"{c1[0]} + {c2[0]} = {total:.0f} | {c1[1]} + {c2[1]} | {c1[2]} / {c2[2]} | "
+            f"{w1.get('threads', 1)} / {w.get('threads', 1)} | " + tail
+        )
+    if staged:
+        lines += [
+            "Two stages per arm, the same for every arm: steps 0-3,000 on a 3,000-step linear schedule "
+            "(`01_pretrain.sh`, the three arms side by side, one thread each), then steps 3,000-6,000 resumed "
+            "from checkpoint-3,000 with the schedule recomputed for 6,000 steps (`10_continue.sh`: the hybrids "
+            "side by side with one thread each; the MLM arm alone with two threads, `09_mlm_budget.sh`, so its "
+            "second-stage throughput is not comparable with theirs).\n",
+            "| arm | steps | batch x seq | tokens | est. train FLOPs | train wall s (stage 1 + 2) | step wall s (incl. load/export) | tokens/s (stage 1 / 2) | threads | last mlm_loss | last jepa_loss | last balance s |",
+            "|---|---|---|---|---|---|---|---|---|---|---|---|",
+        ]
+    else:
+        lines += [
+            "| arm | steps | batch x seq | tokens | est. train FLOPs | train wall s | step wall s (incl. load/export) | tokens/s | last mlm_loss | last jepa_loss | last balance s |",
+            "|---|---|---|---|---|---|---|---|---|---|---|",
+        ]
+    lines += [*rows, ""]
     # parity check of the resolved configurations
     present = {a: c for a, c in configs.items() if c}
     if len(present) >= 2:
@@ -145,9 +192,16 @@ def training_section(lines: list[str]) -> None:
             for k in keys
             if len({json.dumps(fl.get(k), sort_keys=True, default=str) for fl in flats.values()}) > 1
         ]
+        training = [k for k in differ if k not in BOOKKEEPING]
+        books = [k for k in differ if k in BOOKKEEPING]
         lines.append(
             "Parity (from each arm's resolved `run_config.yaml`): the arms differ only in "
-            + ", ".join(f"`{k}`" for k in differ)
+            + ", ".join(f"`{k}`" for k in training)
+            + (
+                " and in where and how often they write (" + ", ".join(f"`{k}`" for k in books) + ")"
+                if books
+                else ""
+            )
             + f"; every other of the {len(keys)} resolved settings (data, tokenizer, seed/data order, steps, batch, "
             "sequence length, optimizer, schedule, precision) is identical.\n"
         )
@@ -393,6 +447,12 @@ def findings() -> str:
         f"{next(iter(tokens)):,} tokens per arm" if len(tokens) == 1 else f"tokens per arm {sorted(tokens)}"
     )
     parts = [f"**Read the README's Results section first.** Scale: 4 x 256 encoder, {scale}."]
+    if STAGE1.is_dir():
+        parts.append(
+            "Each arm trained 3,000 steps on a 3,000-step linear schedule, then 3,000 more resumed from that "
+            "checkpoint on a 6,000-step schedule (identical for the arms; the first stage alone is reported in "
+            "`stage1_6m/`)."
+        )
     for protocol in ("standard", "paper"):
         res = load_json(RES / f"probe_{protocol}" / "results.json")
         c = comparison(res, "mlm", "random_init", "sst2", "mean", "accuracy")
@@ -438,7 +498,7 @@ def findings() -> str:
 def main() -> None:
     lines = [
         "# Issue 10: CPU reproduction of the paper's comparison — summary\n",
-        "Generated by `experiments/04_summarize.py` from `experiments/results/`. Intervals are 95 %; "
+        f"Generated by `experiments/04_summarize.py` from `{RES.resolve().relative_to(REPO)}/`. Intervals are 95 %; "
         "differences are paired (same sentences, same resamples), Holm-corrected within each (model pair, metric) "
         "family over the task x pooling cells; `*` marks Holm p < 0.05.\n",
         findings(),

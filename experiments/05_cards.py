@@ -2,13 +2,15 @@
 probe results (`modeling_jepa_mlm.cards.render_card`), with this experiment's claim verdicts appended.
 Writes experiments/results/cards/<name>.md (Markdown only; the weights stay in experiments/runs/).
 
-    python experiments/05_cards.py
+    ARM_SUFFIX=_continue python experiments/05_cards.py               # the 12.3 M-token exports, experiments/results
+    python experiments/05_cards.py experiments/results/stage1_6m      # the first stage's exports
 """
 
 from __future__ import annotations
 
 import importlib.util
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -18,7 +20,8 @@ sys.path.insert(0, str(REPO))
 from modeling_jepa_mlm.cards import render_card, validate_card  # noqa: E402
 
 RUNS = REPO / "experiments" / "runs"
-RES = REPO / "experiments" / "results"
+RES = Path(sys.argv[1]) if len(sys.argv) > 1 else REPO / "experiments" / "results"
+SUFFIX = os.environ.get("ARM_SUFFIX", "")
 
 
 def card_notes() -> str:
@@ -59,7 +62,7 @@ def main() -> None:
     (RES / "cards").mkdir(parents=True, exist_ok=True)
     notes_text = card_notes()
     for name in ("hybrid", "mlm", "hybrid_shared", "random_init"):
-        export = RUNS / name
+        export = RUNS / (name if name == "random_init" else name + SUFFIX)
         if not (export / "config.json").exists():
             print(f"skip {name}: no export")
             continue

@@ -2,9 +2,12 @@
 
 Rebuilds each arm's training data loader exactly as run_pretraining.py does (same YAML, the `datasets`
 cache) and hashes the first batches: the clean token ids (data and order) and the BERT-masked inputs and MLM
-labels (masks). Writes JSON to stdout.
+labels (masks). Writes JSON to stdout. With a second argument it first skips that many batches the way the
+Trainer does when it resumes (`accelerate.skip_first_batches`), which checks the 3,000 -> 6,000 continuation
+of 10_continue.sh.
 
-    python experiments/07_check_order.py [n_batches]
+    python experiments/07_check_order.py [n_batches] [skip]
+    python experiments/07_check_order.py 3 3000      # the first batches after the resume at step 3,000
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+from accelerate import skip_first_batches  # noqa: E402
 from transformers import set_seed  # noqa: E402
 
 import run_pretraining as rp  # noqa: E402
@@ -29,6 +33,7 @@ def digest(t) -> str:
 
 def main() -> None:
     n = int(sys.argv[1]) if len(sys.argv) > 1 else 3
+    skip = int(sys.argv[2]) if len(sys.argv) > 2 else 0
     out = {}
     for arm in ("hybrid", "hybrid_shared", "mlm"):
         model_args, data_args, training_args = rp.parse_args(
@@ -47,7 +52,8 @@ def main() -> None:
             processing_class=tokenizer,
         )
         rows = []
-        for i, batch in enumerate(trainer.get_train_dataloader()):
+        loader = trainer.get_train_dataloader()
+        for i, batch in enumerate(skip_first_batches(loader, skip) if skip else loader):
             if i >= n:
                 break
             rows.append(
@@ -57,7 +63,7 @@ def main() -> None:
                     "labels": digest(batch["labels"]),
                 }
             )
-        out[arm] = {"train_sequences": len(packed["train"]), "batches": rows}
+        out[arm] = {"train_sequences": len(packed["train"]), "skipped_batches": skip, "batches": rows}
     arms = list(out)
     out["identical"] = {
         key: all(

@@ -347,6 +347,20 @@ def _data(run_config: Mapping | None, config: Mapping) -> str:
     return "\n".join(_table(["", ""], rows))
 
 
+def _resumed_rows(summary: Mapping) -> list[list[str]]:
+    """A run resumed from a checkpoint timed only the steps its last process trained: say which."""
+    start = summary.get("resumed_from_step") or 0
+    if not start:
+        return []
+    return [
+        [
+            "resumed",
+            f"from the step-{start:,} checkpoint; wall time and throughput are those of steps "
+            f"{start:,}-{summary.get('steps', 0):,}",
+        ]
+    ]
+
+
 def _duration(seconds: float) -> str:
     h, rem = divmod(int(round(seconds)), 3600)
     return f"{seconds:.1f} s ({h}:{rem // 60:02d}:{rem % 60:02d})"
@@ -391,6 +405,7 @@ def _compute(summary: Mapping | None, run_config: Mapping | None) -> str:
         ["estimated training FLOPs", f"{flops:.3e}" if flops is not None else "–"],
         ["wall time", _duration(summary["wall_time_seconds"]) if "wall_time_seconds" in summary else "–"],
         ["throughput", _recorded(summary.get("tokens_per_second"), "{} tokens/s")],
+        *_resumed_rows(summary),
         ["processes", _recorded(summary.get("world_size"))],
         ["precision", precision],
         ["optimizer", optimizer],

@@ -312,6 +312,15 @@ def test_missing_summary_fields_say_not_recorded(export):
     assert "pre-trained with the **hybrid objective**" in text and "not pre-trained" not in text
 
 
+def test_resumed_run_says_which_steps_its_wall_time_covers(export):
+    compute = lambda: dict(r[:2] for r in table_rows(section(render_card(export), "Compute"), "|  |"))  # noqa: E731
+    assert "resumed" not in compute()
+    (export / "training_summary.json").write_text(json.dumps({**SUMMARY, "steps": 6000, "resumed_from_step": 3000}))
+    assert compute()["resumed"] == (
+        "from the step-3,000 checkpoint; wall time and throughput are those of steps 3,000-6,000"
+    )
+
+
 def test_probe_reader_tolerates_missing_pieces(export):
     results = probe_results(export)
     for key in ("comparisons", "claims", "n_examples", "settings", "timing"):
