@@ -23,7 +23,7 @@ sys.path.insert(0, str(REPO))
 from modeling_jepa_mlm.significance import CLAIMS, claim_verdict  # noqa: E402
 
 RUNS = REPO / "experiments" / "runs"
-RES = Path(sys.argv[1]) if len(sys.argv) > 1 else REPO / "experiments" / "results"
+RES = Path(sys.argv[1]).resolve() if len(sys.argv) > 1 else REPO / "experiments" / "results"
 ARMS = ["hybrid", "mlm", "hybrid_shared"]
 MODELS = ARMS + ["random_init"]
 HEADLINE = {
@@ -267,21 +267,7 @@ def claims_section(lines: list[str], res: dict, protocol: str) -> None:
         f"### Claims, protocol `{protocol}` (first model vs second; Holm-corrected over task x pooling cells)\n"
     )
     lines += ["| claim | A vs B | verdict | evidence |", "|---|---|---|---|"]
-    claims = list(res["claims"])
-    for a, b in (("hybrid_shared", "mlm"), ("mlm", "random_init"), ("hybrid_shared", "random_init")):
-        for claim in CLAIMS:
-            cs = [
-                c
-                for c in (
-                    comp(res, a, b, t, p, m)
-                    for t in res["tasks"]
-                    for p in res["poolings"]
-                    for m in claim.metrics
-                )
-                if c
-            ]
-            claims.append({**claim_verdict(claim, cs), "model_a": a, "model_b": b})
-    for c in claims:
+    for c in all_claims(res):
         lines.append(
             f"| {c['claim']} | {c['model_a']} vs {c['model_b']} | **{c['verdict']}** | {c.get('evidence', '')} |"
         )
@@ -438,6 +424,65 @@ def comparison(res: dict | None, a: str, b: str, task: str, pooling: str, metric
     return None
 
 
+def all_claims(res: dict) -> list[dict]:
+    """The report's claims (the first model against each other) and the pairs `claims_section` adds."""
+    out = list(res["claims"])
+    for a, b in (("hybrid_shared", "mlm"), ("mlm", "random_init"), ("hybrid_shared", "random_init")):
+        for claim in CLAIMS:
+            cs = [
+                c
+                for c in (
+                    comp(res, a, b, t, p, m)
+                    for t in res["tasks"]
+                    for p in res["poolings"]
+                    for m in claim.metrics
+                )
+                if c
+            ]
+            out.append({**claim_verdict(claim, cs), "model_a": a, "model_b": b})
+    return out
+
+
+def budget_section(lines: list[str]) -> None:
+    """How the verdicts and the sanity check moved between the first stage (RES/stage1_6m) and the end."""
+    if not STAGE1.is_dir():
+        return
+    tokens = {}
+    for stage, root in (("stage 1", STAGE1), ("final", RES / "training")):
+        s = load_json(root / "mlm_training_summary.json")
+        tokens[stage] = f"{s['tokens_seen'] / 1e6:.1f} M" if s else "?"
+    lines.append("## The verdicts at half and at the full budget\n")
+    lines.append(
+        f"The same models after the first stage ({tokens['stage 1']} tokens per arm, `stage1_6m/`) and at the end "
+        f"({tokens['final']}). A verdict that changes between the two is a property of this training budget, not "
+        "of the objective.\n"
+    )
+    head = "| claim | A vs B | " + " | ".join(
+        f"{p} {st}" for p in ("standard", "paper") for st in (tokens["stage 1"], tokens["final"])
+    )
+    lines += [head + " |", "|---|---|" + "---|" * 4]
+    verdicts = {}
+    for protocol in ("standard", "paper"):
+        for stage, root in (("1", STAGE1.parent), ("2", RES)):
+            res = load_json(root / f"probe_{protocol}" / "results.json")
+            for c in all_claims(res) if res else []:
+                verdicts.setdefault((c["claim"], c["model_a"], c["model_b"]), {})[(protocol, stage)] = c["verdict"]
+    for (claim, a, b), v in verdicts.items():
+        cells = [v.get((p, st), "n/a") for p in ("standard", "paper") for st in ("1", "2")]
+        lines.append(f"| {claim} | {a} vs {b} | " + " | ".join(cells) + " |")
+    lines.append("")
+    lines.append("SST-2 linear probe (accuracy), MLM minus random control, each pooling:\n")
+    lines += ["| protocol | pooling | " + f"{tokens['stage 1']} | {tokens['final']} |", "|---|---|---|---|"]
+    for protocol in ("standard", "paper"):
+        r1 = load_json(STAGE1.parent / f"probe_{protocol}" / "results.json")
+        r2 = load_json(RES / f"probe_{protocol}" / "results.json")
+        for pooling in (r2 or r1 or {}).get("poolings", []):
+            c1 = comparison(r1, "mlm", "random_init", "sst2", pooling, "accuracy")
+            c2 = comparison(r2, "mlm", "random_init", "sst2", pooling, "accuracy")
+            lines.append(f"| {protocol} | {pooling} | {dcell(c1)} | {dcell(c2)} |")
+    lines.append("")
+
+
 def findings() -> str:
     """The opening paragraph: the scale and the checks that decide how far the verdicts can be read,
     computed from the records (nothing in it is typed by hand)."""
@@ -498,12 +543,13 @@ def findings() -> str:
 def main() -> None:
     lines = [
         "# Issue 10: CPU reproduction of the paper's comparison — summary\n",
-        f"Generated by `experiments/04_summarize.py` from `{RES.resolve().relative_to(REPO)}/`. Intervals are 95 %; "
+        f"Generated by `experiments/04_summarize.py` from `{RES.relative_to(REPO) if RES.is_relative_to(REPO) else RES}/`. Intervals are 95 %; "
         "differences are paired (same sentences, same resamples), Holm-corrected within each (model pair, metric) "
         "family over the task x pooling cells; `*` marks Holm p < 0.05.\n",
         findings(),
     ]
     training_section(lines)
+    budget_section(lines)
     trajectory_section(lines)
     for protocol in ("standard", "paper"):
         probe_section(lines, protocol)
@@ -513,6 +559,7 @@ def main() -> None:
     # the paper protocol's tables in full and the standard protocol's linear probes.
     block: list[str] = []
     training_section(block)
+    budget_section(block)
     trajectory_section(block)
     std = load_json(RES / "probe_standard" / "results.json")
     if std is not None:
