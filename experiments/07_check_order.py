@@ -64,6 +64,13 @@ def main() -> None:
                 }
             )
         out[arm] = {"train_sequences": len(packed["train"]), "skipped_batches": skip, "batches": rows}
+        if skip and arm == "hybrid":
+            # the resumed order against the uninterrupted one: batch `skip` of a loader read from the start
+            for i, batch in enumerate(trainer.get_train_dataloader()):
+                if i == skip:
+                    break
+            first = {k: digest(batch[k]) for k in ("clean_input_ids", "input_ids", "labels")}
+            out["resume_matches_uninterrupted"] = first == rows[0]
     arms = list(out)
     out["identical"] = {
         key: all(

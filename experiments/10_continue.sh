@@ -21,7 +21,25 @@ for arm in "${arms[@]}"; do
     start=$(date -u +%FT%TZ); t0=$(date +%s)
     OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 python run_pretraining.py experiments/configs/cpu_${arm}.yaml \
       --output_dir $out --max_steps 6000 --save_total_limit 3 >> $R/${arm}_continue.log 2>&1 && rc=0 || rc=$?
-    echo "{\"arm\": \"${arm}\", \"steps\": \"3000->6000\", \"start\": \"${start}\", \"end\": \"$(date -u +%FT%TZ)\", \"wall_seconds\": $(( $(date +%s) - t0 )), \"rc\": ${rc}, \"host\": \"$(hostname)\", \"cpu\": \"$(lscpu | sed -n 's/^Model name: *//p') x $(nproc)\"}" > $R/${arm}_continue.walltime.json
+    echo "{\"arm\": \"${arm}\", \"steps\": \"3000->6000\", \"threads\": 1, \"start\": \"${start}\", \"end\": \"$(date -u +%FT%TZ)\", \"wall_seconds\": $(( $(date +%s) - t0 )), \"rc\": ${rc}, \"host\": \"$(hostname)\", \"cpu\": \"$(lscpu | sed -n 's/^Model name: *//p') x $(nproc)\"}" > $R/${arm}_continue.walltime.json
   ) &
 done
 wait
+# Records written by run_pretraining.py before commit deed55d (this run's three continuations) divided every token
+# since step 0 by the continuation's wall time; add what that commit records (idempotent).
+python - <<'PY'
+import json, pathlib
+for arm in ("hybrid", "hybrid_shared", "mlm"):
+    p = pathlib.Path(f"experiments/runs/{arm}_continue/training_summary.json")
+    if not p.exists():
+        continue
+    s = json.loads(p.read_text())
+    if "tokens_this_run" in s:
+        continue
+    start = 3000
+    s["resumed_from_step"] = start
+    s["tokens_this_run"] = (s["steps"] - start) * s["global_batch_size"] * s["sequence_length"]
+    s["tokens_per_second"] = round(s["tokens_this_run"] / s["wall_time_seconds"], 1)
+    p.write_text(json.dumps(s, indent=2))
+    print(f"{p}: resumed_from_step 3000, {s['tokens_this_run']:,} tokens this run, {s['tokens_per_second']} tokens/s")
+PY

@@ -201,7 +201,7 @@ UNTRAINED = (
 )
 
 
-def _description(config: Mapping, name: str, notes: str | None, steps: int | None = None) -> str:
+def _description(config: Mapping, notes: str | None, steps: int | None = None) -> str:
     objective = config.get("objective", "unknown")
     if steps == 0:
         text = UNTRAINED.format(objective=objective)
@@ -644,7 +644,7 @@ def render_card(
     fields = {
         "metadata": data.to_yaml(),
         "title": f"{title} (random initialisation, not pre-trained)" if steps == 0 else title,
-        "description": _description(config, name, notes, steps),
+        "description": _description(config, notes, steps),
         "architecture": _architecture(config, run, probe_params),
         "objective": _objective(config, run_config),
         "trajectory": _trajectory_section(trajectory(run), config, steps),
