@@ -71,7 +71,7 @@ def main() -> None:
                     break
             first = {k: digest(batch[k]) for k in ("clean_input_ids", "input_ids", "labels")}
             out["resume_matches_uninterrupted"] = first == rows[0]
-    arms = list(out)
+    arms = [a for a in out if isinstance(out[a], dict)]
     out["identical"] = {
         key: all(
             out[a]["batches"] == out[arms[0]]["batches"]
