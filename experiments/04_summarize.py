@@ -526,7 +526,7 @@ def findings() -> str:
     sanity = load_json(RES / "mlm_sanity.json")
     if isinstance(sanity, dict) and "unigram_cross_entropy" in sanity:
         rows = [
-            f"{k.rsplit('/', 1)[-1]} {v['cross_entropy']:.2f} (top-1 {v['top1_accuracy']:.3f})"
+            f"{k.rsplit('/', 1)[-1].removesuffix('_continue')} {v['cross_entropy']:.2f} (top-1 {v['top1_accuracy']:.3f})"
             for k, v in sanity.items()
             if isinstance(v, dict) and "cross_entropy" in v
         ]
@@ -536,7 +536,17 @@ def findings() -> str:
             f"in-sample unigram {sanity['unigram_cross_entropy']:.2f}, most-frequent-token top-1 "
             f"{sanity['most_frequent_token_accuracy']:.3f}): " + ", ".join(rows) + "."
         )
-    parts.append("The arms' data, order and masks are identical (`order_check.json`).")
+    checks = [n for n in ("order_check.json", "stage1_6m/order_check.json", "order_check_3000.json") if (RES / n).exists()]
+    parts.append(
+        "The arms' data, order and masks are identical ("
+        + ", ".join(f"`{n}`" for n in checks)
+        + (
+            ": the first batches, and the first batches after the resume at step 3,000, which also equal those of an "
+            "uninterrupted loader)."
+            if "order_check_3000.json" in checks
+            else ")."
+        )
+    )
     return " ".join(parts) + "\n"
 
 
