@@ -148,7 +148,8 @@ def test_resume_matches_uninterrupted_run(tmp_path, corpus, tokenizer_dir):
     # the summary counts every token from step 0, its throughput only the steps this process trained
     assert summary["steps"] == 8 and summary["resumed_from_step"] == 4
     assert summary["tokens_seen"] == 8 * 8 * 32 and summary["tokens_this_run"] == 4 * 8 * 32
-    assert summary["tokens_per_second"] == pytest.approx(4 * 8 * 32 / summary["wall_time_seconds"], rel=0.02)
+    wall = summary["wall_time_seconds"]  # rounded to 0.1 s
+    assert 4 * 8 * 32 / (wall + 0.05) <= summary["tokens_per_second"] <= 4 * 8 * 32 / max(wall - 0.05, 1e-3)
     a = load_file(full / "checkpoint-8" / "model.safetensors")
     b = load_file(resumed / "checkpoint-8" / "model.safetensors")
     assert a.keys() == b.keys()
