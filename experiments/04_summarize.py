@@ -111,17 +111,11 @@ BOOKKEEPING = ("output_dir", "logging_dir", "run_name", "save_steps", "save_tota
 
 
 def stage_cost(s: dict, w: dict) -> tuple[str, str, str]:
-    """(train wall s, step wall s, tokens/s) of one training process. A resumed run's summary from before
-    run_pretraining recorded `tokens_this_run` divided every token since step 0 by its own wall time; the
-    tokens it trained are recomputed from `resumed_from_step` or, failing that, stage 1's steps."""
-    tokens = s.get("tokens_this_run")
-    if tokens is None:
-        start = s.get("resumed_from_step", 0)
-        tokens = (s["steps"] - start) * s["global_batch_size"] * s["sequence_length"]
+    """(train wall s, step wall s, tokens/s) of one training process (a resumed one's: its own steps only)."""
     return (
         f"{s['wall_time_seconds']:.0f}",
         str(w.get("wall_seconds", "n/a")),
-        f"{tokens / s['wall_time_seconds']:.0f}",
+        f"{s['tokens_per_second']:.0f}",
     )
 
 
@@ -149,7 +143,6 @@ def training_section(lines: list[str]) -> None:
             continue
         s1 = load_json(STAGE1 / f"{arm}_training_summary.json")
         w1 = load_json(STAGE1 / f"{arm}_walltime.json") or {}
-        s = {**s, "resumed_from_step": s.get("resumed_from_step", s1["steps"])}
         c1, c2 = stage_cost(s1, w1), stage_cost(s, w)
         total = s1["wall_time_seconds"] + s["wall_time_seconds"]
         rows.append(
