@@ -404,19 +404,6 @@ def probe_section(lines: list[str], protocol: str) -> None:
     headline_grid(lines, res)
 
 
-def comparison(res: dict | None, a: str, b: str, task: str, pooling: str, metric: str) -> dict | None:
-    for c in (res or {}).get("comparisons", []):
-        if (c["model_a"], c["model_b"], c["task"], c["pooling"], c["metric"]) == (
-            a,
-            b,
-            task,
-            pooling,
-            metric,
-        ):
-            return c
-    return None
-
-
 def all_claims(res: dict) -> list[dict]:
     """The report's claims (the first model against each other) and the pairs `claims_section` adds."""
     out = list(res["claims"])
@@ -459,7 +446,9 @@ def budget_section(lines: list[str]) -> None:
         for stage, root in (("1", STAGE1.parent), ("2", RES)):
             res = load_json(root / f"probe_{protocol}" / "results.json")
             for c in all_claims(res) if res else []:
-                verdicts.setdefault((c["claim"], c["model_a"], c["model_b"]), {})[(protocol, stage)] = c["verdict"]
+                verdicts.setdefault((c["claim"], c["model_a"], c["model_b"]), {})[(protocol, stage)] = c[
+                    "verdict"
+                ]
     for (claim, a, b), v in verdicts.items():
         cells = [v.get((p, st), "n/a") for p in ("standard", "paper") for st in ("1", "2")]
         lines.append(f"| {claim} | {a} vs {b} | " + " | ".join(cells) + " |")
@@ -470,8 +459,8 @@ def budget_section(lines: list[str]) -> None:
         r1 = load_json(STAGE1.parent / f"probe_{protocol}" / "results.json")
         r2 = load_json(RES / f"probe_{protocol}" / "results.json")
         for pooling in (r2 or r1 or {}).get("poolings", []):
-            c1 = comparison(r1, "mlm", "random_init", "sst2", pooling, "accuracy")
-            c2 = comparison(r2, "mlm", "random_init", "sst2", pooling, "accuracy")
+            c1 = comp(r1, "mlm", "random_init", "sst2", pooling, "accuracy") if r1 else None
+            c2 = comp(r2, "mlm", "random_init", "sst2", pooling, "accuracy") if r2 else None
             lines.append(f"| {protocol} | {pooling} | {dcell(c1)} | {dcell(c2)} |")
     lines.append("")
 
@@ -493,16 +482,24 @@ def findings() -> str:
         )
     for protocol in ("standard", "paper"):
         res = load_json(RES / f"probe_{protocol}" / "results.json")
-        c = comparison(res, "mlm", "random_init", "sst2", "mean", "accuracy")
-        if c is not None:
-            above = c["ci_low"] > 0
+        cells = {
+            p: c
+            for p in (res or {}).get("poolings", [])
+            if (c := comp(res, "mlm", "random_init", "sst2", p, "accuracy"))
+        }
+        if cells:
+            above = [p for p, c in cells.items() if c["significant"] and c["diff"] > 0]
             parts.append(
-                f"Sanity check ({protocol} protocol): MLM minus random control on the SST-2 probe (mean pooling) is "
-                f"{c['diff']:+.3f} [{c['ci_low']:+.3f}, {c['ci_high']:+.3f}], Holm p {pval(c['p_holm'])}: "
+                f"Sanity check ({protocol} protocol): MLM minus random control on the SST-2 probe, by pooling: "
+                + "; ".join(
+                    f"{p} {c['diff']:+.3f} [{c['ci_low']:+.3f}, {c['ci_high']:+.3f}], Holm p {pval(c['p_holm'])}"
+                    for p, c in cells.items()
+                )
+                + ": "
                 + (
-                    "the interval excludes zero, pre-training works."
+                    f"above the control after Holm under {' and '.join(above)} pooling."
                     if above
-                    else "**not above the control**."
+                    else "**not above the control after Holm under any pooling**."
                 )
             )
     collapsed = []
@@ -529,7 +526,11 @@ def findings() -> str:
             f"in-sample unigram {sanity['unigram_cross_entropy']:.2f}, most-frequent-token top-1 "
             f"{sanity['most_frequent_token_accuracy']:.3f}): " + ", ".join(rows) + "."
         )
-    checks = [n for n in ("order_check.json", "stage1_6m/order_check.json", "order_check_3000.json") if (RES / n).exists()]
+    checks = [
+        n
+        for n in ("order_check.json", "stage1_6m/order_check.json", "order_check_3000.json")
+        if (RES / n).exists()
+    ]
     parts.append(
         "The arms' data, order and masks are identical ("
         + ", ".join(f"`{n}`" for n in checks)
