@@ -13,6 +13,7 @@ of 10_continue.sh.
 from __future__ import annotations
 
 import hashlib
+import itertools
 import json
 import sys
 from pathlib import Path
@@ -66,9 +67,7 @@ def main() -> None:
         out[arm] = {"train_sequences": len(packed["train"]), "skipped_batches": skip, "batches": rows}
         if skip and arm == "hybrid":
             # the resumed order against the uninterrupted one: batch `skip` of a loader read from the start
-            for i, batch in enumerate(trainer.get_train_dataloader()):
-                if i == skip:
-                    break
+            batch = next(itertools.islice(trainer.get_train_dataloader(), skip, None))
             first = {k: digest(batch[k]) for k in ("clean_input_ids", "input_ids", "labels")}
             out["resume_matches_uninterrupted"] = first == rows[0]
     arms = [a for a in out if isinstance(out[a], dict)]

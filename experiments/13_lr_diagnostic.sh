@@ -13,15 +13,14 @@ for lr in 3e-4 3e-3; do
 done
 wait
 python - <<'PY'
-import ast, json, re, pathlib
+import json, pathlib, sys
+sys.path.insert(0, "experiments")
+from logs import logged_losses
 base = json.loads(pathlib.Path("experiments/results/stage1_6m/training/mlm_training_summary.json").read_text())
 base = {int(s): v for s, v in base["trajectory"]["mlm_loss"]}
 out = {"lr_1e-3 (MLM arm)": {}}
 for lr in ("3e-4", "3e-3"):
-    text = pathlib.Path(f"experiments/runs/lr_diag_{lr}.log").read_text()
-    logs = [ast.literal_eval(m) for m in re.findall(r"\{'loss'[^}]*\}", text)]
-    losses = {20 * (i + 1): float(d["mlm_loss"]) for i, d in enumerate(logs)}
-    out[f"lr_{lr}"] = {s: round(v, 3) for s, v in losses.items() if s % 100 == 0}
+    out[f"lr_{lr}"] = logged_losses(pathlib.Path(f"experiments/runs/lr_diag_{lr}.log"))
     out["lr_1e-3 (MLM arm)"].update({s: round(base[s], 3) for s in out[f"lr_{lr}"] if s in base})
 print(json.dumps(out, indent=1))
 PY

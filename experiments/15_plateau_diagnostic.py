@@ -10,16 +10,14 @@ last layer's output.
   python experiments/15_plateau_diagnostic.py pre_ln experiments/configs/cpu_mlm.yaml --output_dir ...
 """
 
-import ast
 import json
-import re
 import sys
 from pathlib import Path
 
-import torch
-
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from modeling_jepa_mlm import modeling_jepa_mlm as M
+from logs import logged_losses  # noqa: E402  (experiments/, the script's own folder)
+
+from modeling_jepa_mlm import modeling_jepa_mlm as M  # noqa: E402
 
 
 def pre_ln_forward(self, hidden_states, attention_mask=None, query_index=None):
@@ -28,12 +26,6 @@ def pre_ln_forward(self, hidden_states, attention_mask=None, query_index=None):
         residual = hidden_states.gather(1, query_index.unsqueeze(-1).expand(-1, -1, hidden_states.shape[-1]))
     x = residual + self.attention(self.attention_norm(hidden_states), attention_mask, query_index)
     return x + self.output(self.act(self.intermediate(self.output_norm(x))))
-
-
-def logged_losses(log: Path) -> dict[int, float]:
-    """The MLM loss of every 100th step of a run logged every 20 steps."""
-    logs = [ast.literal_eval(m) for m in re.findall(r"\{'loss'[^}]*\}", log.read_text())]
-    return {20 * (i + 1): round(float(d["mlm_loss"]), 3) for i, d in enumerate(logs) if (i + 1) % 5 == 0}
 
 
 def collect() -> dict:
@@ -46,8 +38,9 @@ def collect() -> dict:
         "machine": "2-core AMD EPYC CPU, one thread per run",
     }
     curves = {name: logged_losses(runs / f"plateau_{name}.log") for name in ("pre_ln", "mask40")}
-    out["mlm_loss"] = {"post_ln_mask15 (MLM arm)": {s: base[s] for s in curves["pre_ln"] if s in base}} | {
-        f"{name}": curve for name, curve in curves.items()
+    out["mlm_loss"] = {
+        "post_ln_mask15 (MLM arm)": {s: base[s] for s in curves["pre_ln"] if s in base},
+        **curves,
     }
     sanity = json.loads((runs / "plateau_mask40_sanity.json").read_text())
     arm = json.loads((results / "stage1_6m/mlm_sanity.json").read_text())
@@ -72,7 +65,6 @@ if __name__ == "__main__":
         sys.argv += ["--mlm_probability", "0.4"]
     else:
         raise SystemExit(f"unknown variant {variant!r}: expected pre_ln, mask40 or collect")
-    torch.manual_seed(0)
     import run_pretraining
 
     run_pretraining.main()
