@@ -1,17 +1,22 @@
 """Step 4 (issue 10): collect the training records and both probe reports into experiments/results/SUMMARY.md
 (and a trajectory plot), the tables the README's Results section quotes.
 
-    python experiments/04_summarize.py                                 # experiments/results (12.3 M tokens)
-    python experiments/04_summarize.py experiments/results/stage1_6m   # the first 3,000 steps' run
+    python experiments/04_summarize.py                                  # experiments/results (the final budget)
+    python experiments/04_summarize.py experiments/results/stage1_6m    # an earlier stage's run
 
-When RES/stage1_6m/training exists, the arms in RES were continued from that stage's checkpoint-3000
-(10_continue.sh) and the training table gives the wall time and throughput of each stage.
+The arms were trained in stages, each resumed from the last checkpoint of the one before with the schedule
+recomputed for the longer run (10_continue.sh, 11_continue_12k.sh, 16_continue_24k.sh). An earlier stage's
+records are in a sibling folder `stage<k>_<tokens>/training/` (`<arm>_training_summary.json`,
+`<arm>_walltime.json` or `.jsonl`, one line per process); every such folder with fewer tokens than RES is a
+stage of RES, and the training table gives the wall time and throughput of each. Earlier budgets that were
+probed (a stage folder, or the MLM arm alone: `mlm_12k/`, `mlm_24k/`) add columns to the budget tables.
 """
 
 from __future__ import annotations
 
 import json
 import math
+import re
 import sys
 from pathlib import Path
 
@@ -105,66 +110,107 @@ def load_json(p: Path):
     return json.loads(p.read_text()) if p.exists() else None
 
 
-STAGE1 = RES / "stage1_6m" / "training"
 # resolved settings that only say where and how often a run writes, not what it trains
 BOOKKEEPING = ("output_dir", "logging_dir", "run_name", "save_steps", "save_total_limit", "hub_model_id")
+TOP = RES.parent if RES.name.startswith(("stage", "mlm_")) else RES
 
 
-def stage_cost(s: dict, w: dict) -> tuple[str, str, str]:
-    """(train wall s, step wall s, tokens/s) of one training process (a resumed one's: its own steps only)."""
+def mlm_tokens(d: Path) -> int | None:
+    """Tokens per arm of the run whose records are in d/training (the MLM arm's, present in every run)."""
+    s = load_json(d / "training" / "mlm_training_summary.json")
+    return s["tokens_seen"] if s else None
+
+
+def millions(tokens: int | None) -> str:
+    return f"{tokens / 1e6:.1f} M" if tokens else "?"
+
+
+FINAL_TOKENS = mlm_tokens(RES)
+# RES's earlier training stages, in order, then RES itself
+STAGES = sorted(
+    (
+        d
+        for d in TOP.glob("stage*")
+        if d != RES and FINAL_TOKENS and (mlm_tokens(d) or FINAL_TOKENS) < FINAL_TOKENS
+    ),
+    key=mlm_tokens,
+) + [RES]
+
+
+def records(stage: Path, arm: str) -> tuple[dict | None, list[dict]]:
+    """An arm's training summary in one stage and the wall-time record of each process that trained it."""
+    root = stage / "training"
+    s = load_json(root / f"{arm}_training_summary.json")
+    one = load_json(root / f"{arm}_walltime.json")
+    many = root / f"{arm}_walltime.jsonl"
+    lines = [json.loads(x) for x in many.read_text().splitlines() if x.strip()] if many.exists() else []
+    return s, ([one] if one else []) + lines
+
+
+def stage_row(arm: str, start: int, s: dict, walls: list[dict]) -> str:
+    """| stage steps | schedule | threads | processes | wall s | tokens/s over it | Trainer tokens/s |"""
+    tokens = (s["steps"] - start) * s["global_batch_size"] * s["sequence_length"]
+    wall = sum(w["wall_seconds"] for w in walls)
+    threads = "/".join(sorted({str(w.get("threads", 1)) for w in walls})) or "?"
+    trainer = f"{s['tokens_per_second']:.0f}"
+    if len(walls) > 1:
+        trainer += f" (steps {s.get('resumed_from_step') or 0:,}-{s['steps']:,})"
     return (
-        f"{s['wall_time_seconds']:.0f}",
-        str(w.get("wall_seconds", "n/a")),
-        f"{s['tokens_per_second']:.0f}",
+        f"| {arm} | {start:,}-{s['steps']:,} | {s['steps']:,} | {threads} | {len(walls)} | "
+        f"{wall:,} | {tokens / wall:.0f} | {trainer} |"
+        if wall
+        else f"| {arm} | {start:,}-{s['steps']:,} | {s['steps']:,} | {threads} | 0 | n/a | n/a | {trainer} |"
     )
 
 
 def training_section(lines: list[str]) -> None:
     lines.append("## Training: budgets, parity, cost\n")
-    rows, configs = [], {}
-    staged = STAGE1.is_dir()
+    rows, stage_rows, configs = [], [], {}
     for arm in ARMS:
-        s = load_json(RES / "training" / f"{arm}_training_summary.json")
-        w = load_json(RES / "training" / f"{arm}_walltime.json") or {}
+        s, _ = records(RES, arm)
         cfgp = RES / "training" / f"{arm}_run_config.yaml"
         configs[arm] = yaml.safe_load(cfgp.read_text()) if cfgp.exists() else None
         if s is None:
             rows.append(f"| {arm} | not finished |")
             continue
+        total, start = 0, 0
+        for stage in STAGES:
+            ss, walls = records(stage, arm)
+            if ss is None:
+                stage_rows.append(f"| {arm} | {stage.name}: no records |")
+                continue
+            stage_rows.append(stage_row(arm, start, ss, walls))
+            total += sum(w["wall_seconds"] for w in walls)
+            start = ss["steps"]
         traj = s["trajectory"]
         last = lambda k, traj=traj: traj[k][-1][1] if traj.get(k) else None  # noqa: E731
-        head = (
-            f"| {arm} | {s['steps']} | {s['global_batch_size']} x {s['sequence_length']} | {s['tokens_seen']:,} | "
-            f"{s['estimated_train_flops']:.3g} | "
-        )
-        tail = f"{f(last('mlm_loss'))} | {f(last('jepa_loss'))} | {f(last('balance_weight'))} |"
-        if not staged:
-            rows.append(head + " | ".join(stage_cost(s, w)) + " | " + tail)
-            continue
-        s1 = load_json(STAGE1 / f"{arm}_training_summary.json")
-        w1 = load_json(STAGE1 / f"{arm}_walltime.json") or {}
-        c1, c2 = stage_cost(s1, w1), stage_cost(s, w)
-        total = s1["wall_time_seconds"] + s["wall_time_seconds"]
         rows.append(
-            head + f"{c1[0]} + {c2[0]} = {total:.0f} | {c1[1]} + {c2[1]} | {c1[2]} / {c2[2]} | "
-            f"{w1.get('threads', 1)} / {w.get('threads', 1)} | " + tail
+            f"| {arm} | {s['steps']:,} | {s['global_batch_size']} x {s['sequence_length']} | {s['tokens_seen']:,} | "
+            f"{s['estimated_train_flops']:.3g} | {total:,} | "
+            f"{f(last('mlm_loss'))} | {f(last('jepa_loss'))} | {f(last('balance_weight'))} |"
         )
-    if staged:
-        lines += [
-            "Two stages per arm, the same for every arm: steps 0-3,000 on a 3,000-step linear schedule "
-            "(`01_pretrain.sh`, the three arms side by side, one thread each), then steps 3,000-6,000 resumed "
-            "from checkpoint-3,000 with the schedule recomputed for 6,000 steps (`10_continue.sh`: the hybrids "
-            "side by side with one thread each; the MLM arm alone with two threads, `09_mlm_budget.sh`, so its "
-            "second-stage throughput is not comparable with theirs).\n",
-            "| arm | steps | batch x seq | tokens | est. train FLOPs | train wall s (stage 1 + 2) | step wall s (incl. load/export) | tokens/s (stage 1 / 2) | threads | last mlm_loss | last jepa_loss | last balance s |",
-            "|---|---|---|---|---|---|---|---|---|---|---|---|",
-        ]
-    else:
-        lines += [
-            "| arm | steps | batch x seq | tokens | est. train FLOPs | train wall s | step wall s (incl. load/export) | tokens/s | last mlm_loss | last jepa_loss | last balance s |",
-            "|---|---|---|---|---|---|---|---|---|---|---|",
-        ]
-    lines += [*rows, ""]
+    if len(STAGES) > 1:
+        lines.append(
+            f"{len(STAGES)} stages per arm, the same for every arm: steps 0-{records(STAGES[0], 'mlm')[0]['steps']:,} "
+            "on a linear schedule of that length (`01_pretrain.sh`, the three arms side by side, one thread each), "
+            "then each stage resumed from the last checkpoint of the one before with the schedule recomputed for "
+            "its own end (`10_continue.sh` and the scripts that call it): optimizer, EMA target and balance scalar "
+            "restored, the data read on where it stopped.\n"
+        )
+    lines += [
+        "| arm | steps | batch x seq | tokens | est. train FLOPs | wall s, all processes (incl. load/export) | last mlm_loss | last jepa_loss | last balance s |",
+        "|---|---|---|---|---|---|---|---|---|",
+        *rows,
+        "",
+        "Cost of each stage: the wall time of every process that trained it (start-up, the resume's data skip and "
+        "the export included; a stage cut short and resumed has several), the stage's tokens over that time, and "
+        "the Trainer's own throughput of the last process. Throughputs compare only at the same thread count "
+        "(`threads`: one process per arm side by side with one thread each, or an arm alone with two).\n",
+        "| arm | steps | schedule (steps) | threads | processes | wall s | tokens/s over the wall time | Trainer tokens/s (last process) |",
+        "|---|---|---|---|---|---|---|---|",
+        *stage_rows,
+        "",
+    ]
     # parity check of the resolved configurations
     present = {a: c for a, c in configs.items() if c}
     if len(present) >= 2:
@@ -185,6 +231,11 @@ def training_section(lines: list[str]) -> None:
             for k in keys
             if len({json.dumps(fl.get(k), sort_keys=True, default=str) for fl in flats.values()}) > 1
         ]
+        if not differ:
+            lines.append(
+                f"Parity: all {len(keys)} resolved settings of the arms' `run_config.yaml` are identical.\n"
+            )
+            return
         training = [k for k in differ if k not in BOOKKEEPING]
         books = [k for k in differ if k in BOOKKEEPING]
         lines.append(
@@ -423,46 +474,63 @@ def all_claims(res: dict) -> list[dict]:
     return out
 
 
+def budgets() -> list[tuple[str, Path]]:
+    """Every probed budget up to RES's, in order: (tokens label, results folder). The stages of RES and the
+    MLM arm's own probes at budgets the hybrids were not probed at (`mlm_12k/`, `mlm_24k/`); RES wins a tie."""
+    found: dict[int, Path] = {}
+    for d in [*sorted(TOP.glob("mlm_*")), *STAGES]:
+        t = mlm_tokens(d)
+        if t and FINAL_TOKENS and t <= FINAL_TOKENS and (d / "probe_standard" / "results.json").exists():
+            found[t] = d
+    return [(millions(t), found[t]) for t in sorted(found)]
+
+
 def budget_section(lines: list[str]) -> None:
-    """How the verdicts and the sanity check moved between the first stage (RES/stage1_6m) and the end."""
-    if not STAGE1.is_dir():
+    """How the verdicts and the sanity check moved from the first stage to the end."""
+    if len(STAGES) < 2:
         return
-    tokens = {}
-    for stage, root in (("stage 1", STAGE1), ("final", RES / "training")):
-        s = load_json(root / "mlm_training_summary.json")
-        tokens[stage] = f"{s['tokens_seen'] / 1e6:.1f} M" if s else "?"
-    lines.append("## The verdicts at half and at the full budget\n")
+    probed = budgets()
+    full = [(label, d) for label, d in probed if load_json(d / "training" / "hybrid_training_summary.json")]
+    lines.append("## The verdicts at each budget\n")
     lines.append(
-        f"The same models after the first stage ({tokens['stage 1']} tokens per arm, `stage1_6m/`) and at the end "
-        f"({tokens['final']}). A verdict that changes between the two is a property of this training budget, not "
-        "of the objective.\n"
+        "The same arms at the end of each stage that was probed ("
+        + ", ".join(f"{label}: `{d.relative_to(TOP) if d != TOP else 'results'}/`" for label, d in full)
+        + "). A verdict that changes between budgets is a property of the training budget, not of the "
+        "objective.\n"
     )
-    head = "| claim | A vs B | " + " | ".join(
-        f"{p} {st}" for p in ("standard", "paper") for st in (tokens["stage 1"], tokens["final"])
-    )
-    lines += [head + " |", "|---|---|" + "---|" * 4]
-    verdicts = {}
-    for protocol in ("standard", "paper"):
-        for stage, root in (("1", STAGE1.parent), ("2", RES)):
-            res = load_json(root / f"probe_{protocol}" / "results.json")
-            for c in all_claims(res) if res else []:
-                verdicts.setdefault((c["claim"], c["model_a"], c["model_b"]), {})[(protocol, stage)] = c[
-                    "verdict"
-                ]
+    cols = [(p, label, d) for p in ("standard", "paper") for label, d in full]
+    lines += ["| claim | A vs B | " + " | ".join(f"{p} {label}" for p, label, _ in cols) + " |"]
+    lines.append("|---|---|" + "---|" * len(cols))
+    verdicts: dict = {}
+    for protocol, label, d in cols:
+        res = load_json(d / f"probe_{protocol}" / "results.json")
+        for c in all_claims(res) if res else []:
+            verdicts.setdefault((c["claim"], c["model_a"], c["model_b"]), {})[(protocol, label)] = c[
+                "verdict"
+            ]
     for (claim, a, b), v in verdicts.items():
-        cells = [v.get((p, st), "n/a") for p in ("standard", "paper") for st in ("1", "2")]
+        cells = [v.get((p, label), "n/a") for p, label, _ in cols]
         lines.append(f"| {claim} | {a} vs {b} | " + " | ".join(cells) + " |")
     lines.append("")
-    lines.append("SST-2 linear probe (accuracy), MLM minus random control, each pooling:\n")
-    lines += ["| protocol | pooling | " + f"{tokens['stage 1']} | {tokens['final']} |", "|---|---|---|---|"]
+    lines.append(
+        "SST-2 linear probe (accuracy), MLM minus random control, each pooling, at every budget the MLM arm was "
+        "probed ("
+        + ", ".join(f"{label}: `{d.relative_to(TOP) if d != TOP else 'results'}/`" for label, d in probed)
+        + "):\n"
+    )
+    lines += ["| protocol | pooling | " + " | ".join(label for label, _ in probed) + " |"]
+    lines.append("|---|---|" + "---|" * len(probed))
     for protocol in ("standard", "paper"):
-        r1 = load_json(STAGE1.parent / f"probe_{protocol}" / "results.json")
-        r2 = load_json(RES / f"probe_{protocol}" / "results.json")
-        for pooling in (r2 or r1 or {}).get("poolings", []):
-            c1 = comp(r1, "mlm", "random_init", "sst2", pooling, "accuracy") if r1 else None
-            c2 = comp(r2, "mlm", "random_init", "sst2", pooling, "accuracy") if r2 else None
-            lines.append(f"| {protocol} | {pooling} | {dcell(c1)} | {dcell(c2)} |")
+        rs = [load_json(d / f"probe_{protocol}" / "results.json") for _, d in probed]
+        for pooling in (rs[-1] or {}).get("poolings", []):
+            cs = [comp(r, "mlm", "random_init", "sst2", pooling, "accuracy") if r else None for r in rs]
+            lines.append(f"| {protocol} | {pooling} | " + " | ".join(dcell(c) for c in cs) + " |")
     lines.append("")
+
+
+def arm_name(path: str) -> str:
+    """experiments/runs/hybrid_24k -> hybrid (the budget suffix of a continued run dropped)."""
+    return re.sub(r"_(continue|\d+k)$", "", path.rsplit("/", 1)[-1])
 
 
 def findings() -> str:
@@ -474,11 +542,15 @@ def findings() -> str:
         f"{next(iter(tokens)):,} tokens per arm" if len(tokens) == 1 else f"tokens per arm {sorted(tokens)}"
     )
     parts = [f"**Read the README's Results section first.** Scale: 4 x 256 encoder, {scale}."]
-    if STAGE1.is_dir():
+    if len(STAGES) > 1:
+        ends = [records(st, "mlm")[0]["steps"] for st in STAGES]
         parts.append(
-            "Each arm trained 3,000 steps on a 3,000-step linear schedule, then 3,000 more resumed from that "
-            "checkpoint on a 6,000-step schedule (identical for the arms; the first stage alone is reported in "
-            "`stage1_6m/`)."
+            f"Each arm trained {ends[0]:,} steps on a {ends[0]:,}-step linear schedule, then resumed from the last "
+            "checkpoint with the schedule recomputed for "
+            + ", then ".join(f"{e:,}" for e in ends[1:])
+            + " steps (identical for the arms; the earlier stages' own reports: "
+            + ", ".join(f"`{st.name}/`" for st in STAGES[:-1])
+            + ")."
         )
     for protocol in ("standard", "paper"):
         res = load_json(RES / f"probe_{protocol}" / "results.json")
@@ -516,7 +588,7 @@ def findings() -> str:
     sanity = load_json(RES / "mlm_sanity.json")
     if isinstance(sanity, dict) and "unigram_cross_entropy" in sanity:
         rows = [
-            f"{k.rsplit('/', 1)[-1].removesuffix('_continue')} {v['cross_entropy']:.2f} (top-1 {v['top1_accuracy']:.3f})"
+            f"{arm_name(k)} {v['cross_entropy']:.2f} (top-1 {v['top1_accuracy']:.3f})"
             for k, v in sanity.items()
             if isinstance(v, dict) and "cross_entropy" in v
         ]
@@ -526,18 +598,23 @@ def findings() -> str:
             f"in-sample unigram {sanity['unigram_cross_entropy']:.2f}, most-frequent-token top-1 "
             f"{sanity['most_frequent_token_accuracy']:.3f}): " + ", ".join(rows) + "."
         )
+    checks = sorted(
+        {q for d in {TOP, *STAGES} for q in d.glob("order_check*.json")},
+        key=lambda q: int(re.sub(r"\D", "", q.stem) or 0),
+    )
+    final_steps = (records(RES, "mlm")[0] or {}).get("steps", 0)
     checks = [
-        n
-        for n in ("order_check.json", "stage1_6m/order_check.json", "order_check_3000.json")
-        if (RES / n).exists()
-    ]
+        q for q in checks if int(re.sub(r"\D", "", q.stem) or 0) < final_steps
+    ]  # this run's resumes only
+    resumes = [int(m) for q in checks if (m := re.sub(r"\D", "", q.stem))]
     parts.append(
         "The arms' data, order and masks are identical ("
-        + ", ".join(f"`{n}`" for n in checks)
+        + ", ".join(f"`{q.relative_to(TOP)}`" for q in checks)
         + (
-            ": the first batches, and the first batches after the resume at step 3,000, which also equal those of an "
-            "uninterrupted loader)."
-            if "order_check_3000.json" in checks
+            ": the first batches, and the first batches after the resume at step "
+            + ", ".join(f"{r:,}" for r in resumes)
+            + ", which also equal those of an uninterrupted loader)."
+            if resumes
             else ")."
         )
     )
