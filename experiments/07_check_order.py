@@ -2,12 +2,16 @@
 
 Rebuilds each arm's training data loader exactly as run_pretraining.py does (same YAML, the `datasets`
 cache) and hashes the first batches: the clean token ids (data and order) and the BERT-masked inputs and MLM
-labels (masks). Writes JSON to stdout. With a second argument it first skips that many batches the way the
-Trainer does when it resumes (`accelerate.skip_first_batches`), which checks the 3,000 -> 6,000 continuation
-of 10_continue.sh.
+labels (masks). Writes JSON to stdout. With a second argument it first resumes at that global step the way
+the Trainer does (`Trainer._run_epoch`: epoch = step // batches per epoch, `accelerate.skip_first_batches`
+over the rest, then `set_epoch`), which checks the continuations of 10_continue.sh, and compares the first
+batch with the one an uninterrupted run reads at that step (the sampler set to that epoch, the loader read
+on to that batch). The 2015.en split is 8,850 batches of 16 an epoch, so resumes from step 8,850 on fall in
+a later epoch, whose shuffle is seeded by `data_seed + epoch`.
 
-    python experiments/07_check_order.py [n_batches] [skip]
+    python experiments/07_check_order.py [n_batches] [step]
     python experiments/07_check_order.py 3 3000      # the first batches after the resume at step 3,000
+    python experiments/07_check_order.py 3 12000     # epoch 1, batch 3,150
 """
 
 from __future__ import annotations
@@ -32,6 +36,18 @@ def digest(t) -> str:
     return hashlib.sha256(t.contiguous().numpy().tobytes()).hexdigest()[:16]
 
 
+def resumed_loader(loader, epoch: int, offset: int):
+    """The loader the Trainer iterates in `epoch` after resuming `offset` batches into it (transformers
+    `Trainer._run_epoch`: skip, then `set_epoch` on the loader and on a wrapped batch sampler)."""
+    if offset > 0:
+        loader = skip_first_batches(loader, offset)
+    loader.set_epoch(epoch)
+    inner = getattr(getattr(loader, "batch_sampler", None), "batch_sampler", None)
+    if hasattr(inner, "set_epoch"):
+        inner.set_epoch(epoch)
+    return loader
+
+
 def main() -> None:
     n = int(sys.argv[1]) if len(sys.argv) > 1 else 3
     skip = int(sys.argv[2]) if len(sys.argv) > 2 else 0
@@ -52,22 +68,23 @@ def main() -> None:
             data_collator=rp.build_collator(model.config, data_args, tokenizer, training_args.seed),
             processing_class=tokenizer,
         )
-        rows = []
-        loader = trainer.get_train_dataloader()
-        for i, batch in enumerate(skip_first_batches(loader, skip) if skip else loader):
-            if i >= n:
-                break
-            rows.append(
-                {
-                    "clean_input_ids": digest(batch["clean_input_ids"]),
-                    "input_ids": digest(batch["input_ids"]),
-                    "labels": digest(batch["labels"]),
-                }
-            )
-        out[arm] = {"train_sequences": len(packed["train"]), "skipped_batches": skip, "batches": rows}
+        epoch, offset = divmod(skip, len(trainer.get_train_dataloader()))
+        loader = resumed_loader(trainer.get_train_dataloader(), epoch, offset)
+        rows = [
+            {k: digest(batch[k]) for k in ("clean_input_ids", "input_ids", "labels")}
+            for batch in itertools.islice(loader, n)
+        ]
+        out[arm] = {
+            "train_sequences": len(packed["train"]),
+            "resumed_at_step": skip,
+            "epoch": epoch,
+            "skipped_batches_in_epoch": offset,
+            "batches": rows,
+        }
         if skip and arm == "hybrid":
-            # the resumed order against the uninterrupted one: batch `skip` of a loader read from the start
-            batch = next(itertools.islice(trainer.get_train_dataloader(), skip, None))
+            # the resumed order against the uninterrupted one: batch `offset` of epoch `epoch` read from its start
+            uninterrupted = resumed_loader(trainer.get_train_dataloader(), epoch, 0)
+            batch = next(itertools.islice(uninterrupted, offset, None))
             first = {k: digest(batch[k]) for k in ("clean_input_ids", "input_ids", "labels")}
             out["resume_matches_uninterrupted"] = first == rows[0]
     arms = [a for a in out if isinstance(out[a], dict)]
