@@ -612,7 +612,7 @@ def findings() -> str:
             f"Each arm trained {ends[0]:,} steps on a {ends[0]:,}-step linear schedule, then resumed from the last "
             "checkpoint with the schedule recomputed for "
             + ", then ".join(f"{e:,}" for e in ends[1:])
-            + " steps (identical for the arms; the earlier stages' own reports: "
+            + " steps (identical for the arms; the earlier stages' records: "
             + ", ".join(f"`{st.name}/`" for st in STAGES[:-1])
             + ")."
         )
