@@ -10,7 +10,7 @@
 #     the MLM arm's analyses are reused from the first probe and from 12_probe_mlm_12k.sh (SUFFIX=_24k): the
 #     same models, the same flags (plots are drawn at the combine step), so the same numbers;
 #  4. SUMMARY.md and the README block for both budgets (04_summarize.py), the model cards (05_cards.py), the
-#     MLM sanity of the 24,000-step exports (06_mlm_sanity.py);
+#     MLM sanity of the 24,000- and 12,000-step exports (06_mlm_sanity.py);
 #  5. the order check (07_check_order.py) at every step an arm resumed from after step 3,000, read from the
 #     training logs ("resuming from .../checkpoint-N"): results/stage3_25m/order_check_<N>.json for the
 #     resumes before step 12,000, results/order_check_<N>.json for the others.
@@ -69,6 +69,8 @@ cp $R/probe_49m/walltimes.jsonl $RES/probe_walltimes.jsonl
 # 4. summary, cards, MLM sanity
 t0=$(date +%s)
 python experiments/06_mlm_sanity.py $R/{hybrid,mlm,hybrid_shared}_24k $R/random_init > $RES/mlm_sanity.json
+[ -s $RES/stage3_25m/mlm_sanity.json ] ||
+  python experiments/06_mlm_sanity.py $R/{hybrid,mlm,hybrid_shared}_12k $R/random_init > $RES/stage3_25m/mlm_sanity.json
 stamp "mlm sanity" $t0
 python experiments/04_summarize.py
 python experiments/04_summarize.py $RES/stage2_12m
