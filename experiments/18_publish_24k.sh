@@ -6,10 +6,11 @@
 #  2. each arm's records of the 6,000 -> 12,000 stage go to results/stage3_25m/training/ and of the
 #     12,000 -> 24,000 stage to results/training/ (summary, resolved config, trainer state, the wall time of
 #     every process that trained it, the training log without its progress bars);
-#  3. probe the 24,000-step exports and the random control, both protocols (03_probe.sh). The control's and
-#     the MLM arm's analyses are reused from the first probe and from 12_probe_mlm_12k.sh (SUFFIX=_24k): the
-#     same models, the same flags (plots are drawn at the combine step), so the same numbers;
-#  4. SUMMARY.md and the README block for both budgets (04_summarize.py), the model cards (05_cards.py), the
+#  3. probe the 24,000-step exports and the random control, both protocols (03_probe.sh), and the same for
+#     the 12,000-step exports (into results/stage3_25m/). The control's and the MLM arm's analyses are reused
+#     from the first probe and from 12_probe_mlm_12k.sh (SUFFIX=_24k and _12k): the same models, the same
+#     flags (plots are drawn at the combine step), so the same numbers;
+#  4. SUMMARY.md and the README block for the three budgets (04_summarize.py), the model cards (05_cards.py), the
 #     MLM sanity of the 24,000- and 12,000-step exports (06_mlm_sanity.py);
 #  5. the order check (07_check_order.py) at every step an arm resumed from after step 3,000, read from the
 #     training logs ("resuming from .../checkpoint-N"): results/stage3_25m/order_check_<N>.json for the
@@ -65,6 +66,17 @@ for protocol in standard paper; do
 done
 ARM_SUFFIX=_24k PROBE_DIR=$R/probe_49m bash experiments/03_probe.sh
 cp $R/probe_49m/walltimes.jsonl $RES/probe_walltimes.jsonl
+# the same at 12,000 steps (24.6 M tokens), the MLM arm's analysis from 12_probe_mlm_12k.sh
+for protocol in standard paper; do
+  mkdir -p $R/probe_25m/$protocol/state
+  for m in probe/$protocol/state/random_init probe_mlm_12k/$protocol/state/mlm; do
+    [ -f $R/probe_25m/$protocol/state/${m##*/}.pkl ] || [ ! -f $R/$m.pkl ] || cp $R/$m.pkl $R/probe_25m/$protocol/state/
+  done
+done
+if [ ! -f $RES/stage3_25m/probe_paper/results.json ]; then  # (done in the fifth session, beside the training)
+  ARM_SUFFIX=_12k PROBE_DIR=$R/probe_25m RESULTS_DIR=$RES/stage3_25m bash experiments/03_probe.sh
+  cp $R/probe_25m/walltimes.jsonl $RES/stage3_25m/probe_walltimes.jsonl
+fi
 
 # 4. summary, cards, MLM sanity
 t0=$(date +%s)
@@ -74,6 +86,7 @@ python experiments/06_mlm_sanity.py $R/{hybrid,mlm,hybrid_shared}_24k $R/random_
 stamp "mlm sanity" $t0
 python experiments/04_summarize.py
 python experiments/04_summarize.py $RES/stage2_12m
+python experiments/04_summarize.py $RES/stage3_25m
 ARM_SUFFIX=_24k python experiments/05_cards.py
 
 # 5. order checks at every resume after step 3,000
