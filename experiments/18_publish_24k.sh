@@ -57,26 +57,20 @@ for stage in stage3_25m/training:_12k training:_24k; do
   done
 done
 
-# 3. probe
-for protocol in standard paper; do
-  mkdir -p $R/probe_49m/$protocol/state
-  for m in probe/$protocol/state/random_init probe_mlm_24k/$protocol/state/mlm; do
-    [ -f $R/probe_49m/$protocol/state/${m##*/}.pkl ] || [ ! -f $R/$m.pkl ] || cp $R/$m.pkl $R/probe_49m/$protocol/state/
+# 3. probe: the random control's and the MLM arm's analyses seeded from earlier runs, then 03_probe.sh
+probe_budget() {  # ARM_SUFFIX PROBE_DIR MLM_STATE_RUN RESULTS_DIR
+  for protocol in standard paper; do
+    mkdir -p $2/$protocol/state
+    for m in probe/$protocol/state/random_init $3/$protocol/state/mlm; do
+      [ -f $2/$protocol/state/${m##*/}.pkl ] || [ ! -f $R/$m.pkl ] || cp $R/$m.pkl $2/$protocol/state/
+    done
   done
-done
-ARM_SUFFIX=_24k PROBE_DIR=$R/probe_49m bash experiments/03_probe.sh
-cp $R/probe_49m/walltimes.jsonl $RES/probe_walltimes.jsonl
-# the same at 12,000 steps (24.6 M tokens), the MLM arm's analysis from 12_probe_mlm_12k.sh
-for protocol in standard paper; do
-  mkdir -p $R/probe_25m/$protocol/state
-  for m in probe/$protocol/state/random_init probe_mlm_12k/$protocol/state/mlm; do
-    [ -f $R/probe_25m/$protocol/state/${m##*/}.pkl ] || [ ! -f $R/$m.pkl ] || cp $R/$m.pkl $R/probe_25m/$protocol/state/
-  done
-done
-if [ ! -f $RES/stage3_25m/probe_paper/results.json ]; then  # (done in the fifth session, beside the training)
-  ARM_SUFFIX=_12k PROBE_DIR=$R/probe_25m RESULTS_DIR=$RES/stage3_25m bash experiments/03_probe.sh
-  cp $R/probe_25m/walltimes.jsonl $RES/stage3_25m/probe_walltimes.jsonl
-fi
+  ARM_SUFFIX=$1 PROBE_DIR=$2 RESULTS_DIR=$4 bash experiments/03_probe.sh
+  cp $2/walltimes.jsonl $4/probe_walltimes.jsonl
+}
+probe_budget _24k $R/probe_49m probe_mlm_24k $RES
+# the same at 12,000 steps (24.6 M tokens), unless done already (the fifth session did it beside the training)
+[ -f $RES/stage3_25m/probe_paper/results.json ] || probe_budget _12k $R/probe_25m probe_mlm_12k $RES/stage3_25m
 
 # 4. summary, cards, MLM sanity
 t0=$(date +%s)
