@@ -91,6 +91,7 @@ for step in $(cat $R/{hybrid,hybrid_shared,mlm}_{12k,24k}.log | tr '\r' '\n' | s
 done
 stamp "order checks" $t0
 python experiments/04_summarize.py  # the opening paragraph lists the order checks
+ARM_SUFFIX=_24k python experiments/05_cards.py  # again: the cards quote that paragraph
 # the README's links into experiments/ that the move broke (its Results section is rewritten by hand next)
 python - <<'PY'
 import re, pathlib

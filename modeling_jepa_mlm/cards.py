@@ -310,7 +310,9 @@ def _trajectory_section(traj: Mapping[str, list], config: Mapping, steps: int | 
         if config.get("balance") == "sigmoid":
             lines.append(
                 "Under the `sigmoid` balance the gradient on `w` is `s (1 - s) (L_jepa - L_mlm)`, so `s` drifts "
-                "toward the smaller loss."
+                "toward the smaller loss; with an Adam-family optimizer `w` moves by about one learning rate per "
+                "step while that sign holds, whatever the losses' sizes, so `s` follows the learning-rate schedule "
+                "rather than balancing the losses."
             )
         lines.append("")
     lines.append(
