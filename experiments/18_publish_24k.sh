@@ -10,11 +10,11 @@
 #     the 12,000-step exports (into results/stage3_25m/). The control's and the MLM arm's analyses are reused
 #     from the first probe and from 12_probe_mlm_12k.sh (SUFFIX=_24k and _12k): the same models, the same
 #     flags (plots are drawn at the combine step), so the same numbers;
-#  4. SUMMARY.md and the README block for the three budgets (04_summarize.py), the model cards (05_cards.py), the
-#     MLM sanity of the 24,000- and 12,000-step exports (06_mlm_sanity.py);
-#  5. the order check (07_check_order.py) at every step an arm resumed from after step 3,000, read from the
+#  4. the order check (07_check_order.py) at every step an arm resumed from after step 3,000, read from the
 #     training logs ("resuming from .../checkpoint-N"): results/stage3_25m/order_check_<N>.json for the
-#     resumes before step 12,000, results/order_check_<N>.json for the others.
+#     resumes before step 12,000, results/order_check_<N>.json for the others;
+#  5. SUMMARY.md and the README block for the three budgets (04_summarize.py), which list those checks, the
+#     model cards (05_cards.py), the MLM sanity of the 24,000- and 12,000-step exports (06_mlm_sanity.py).
 # Every step is idempotent; rerunning after a failure redoes only what is missing (the probe reuses its
 # state folder). Wall time of each step in experiments/runs/probe_49m/walltimes.jsonl.
 #   bash experiments/18_publish_24k.sh
@@ -72,7 +72,15 @@ probe_budget _24k $R/probe_49m probe_mlm_24k $RES
 # the same at 12,000 steps (24.6 M tokens), unless done already (the fifth session did it beside the training)
 [ -f $RES/stage3_25m/probe_paper/results.json ] || probe_budget _12k $R/probe_25m probe_mlm_12k $RES/stage3_25m
 
-# 4. summary, cards, MLM sanity
+# 4. order checks at every resume after step 3,000 (before step 5: the summaries and cards list them)
+t0=$(date +%s)
+for step in $(cat $R/{hybrid,hybrid_shared,mlm}_{12k,24k}.log | tr '\r' '\n' | sed -n 's/.*resuming from .*checkpoint-\([0-9]*\)$/\1/p' | sort -un); do
+  [ "$step" -lt 12000 ] && dest=$RES/stage3_25m/order_check_$step.json || dest=$RES/order_check_$step.json
+  [ -s "$dest" ] || python experiments/07_check_order.py 3 "$step" > "$dest"
+done
+stamp "order checks" $t0
+
+# 5. summary, cards, MLM sanity
 t0=$(date +%s)
 python experiments/06_mlm_sanity.py $R/{hybrid,mlm,hybrid_shared}_24k $R/random_init > $RES/mlm_sanity.json
 [ -s $RES/stage3_25m/mlm_sanity.json ] ||
@@ -83,15 +91,6 @@ python experiments/04_summarize.py $RES/stage2_12m
 python experiments/04_summarize.py $RES/stage3_25m
 ARM_SUFFIX=_24k python experiments/05_cards.py
 
-# 5. order checks at every resume after step 3,000
-t0=$(date +%s)
-for step in $(cat $R/{hybrid,hybrid_shared,mlm}_{12k,24k}.log | tr '\r' '\n' | sed -n 's/.*resuming from .*checkpoint-\([0-9]*\)$/\1/p' | sort -un); do
-  [ "$step" -lt 12000 ] && dest=$RES/stage3_25m/order_check_$step.json || dest=$RES/order_check_$step.json
-  [ -s "$dest" ] || python experiments/07_check_order.py 3 "$step" > "$dest"
-done
-stamp "order checks" $t0
-python experiments/04_summarize.py  # the opening paragraph lists the order checks
-ARM_SUFFIX=_24k python experiments/05_cards.py  # again: the cards quote that paragraph
 # the README's links into experiments/ that the move broke (its Results section is rewritten by hand next)
 python - <<'PY'
 import re, pathlib

@@ -43,7 +43,9 @@ def clock(log_history: list[dict]) -> list[dict]:
             }
         )
     if not rows:
-        raise ValueError("no logging step carries both `balance_weight` and `learning_rate`: is this a hybrid run?")
+        raise ValueError(
+            "no logging step carries both `balance_weight` and `learning_rate`: is this a hybrid run?"
+        )
     return rows
 
 

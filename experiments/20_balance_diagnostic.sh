@@ -19,14 +19,16 @@ OMP_NUM_THREADS=2 MKL_NUM_THREADS=2 timeout ${STOP_AFTER:-1200} python run_pretr
   experiments/configs/cpu_hybrid.yaml --model_config "$CONFIG" --output_dir $R/balance_uncertainty \
   > $R/balance_uncertainty.log 2>&1
 python - <<'PY' > experiments/results/balance_diagnostic.json
-import ast, json, math, re
+import json, math, sys
 from pathlib import Path
 
 from safetensors.torch import load_file
 
+sys.path.insert(0, "experiments")
+from logs import logged_dicts
+
 R = Path("experiments/runs")
-logs = [ast.literal_eval(m) for m in re.findall(r"\{'loss'[^}]*\}", (R / "balance_uncertainty.log").read_text())]
-ours = {20 * (i + 1): d for i, d in enumerate(logs)}
+ours = logged_dicts(R / "balance_uncertainty.log")
 base = json.loads(Path("experiments/results/stage1_6m/training/hybrid_trainer_state.json").read_text())
 base = {d["step"]: d for d in base["log_history"] if "balance_weight" in d}
 keys = ("balance_weight", "jepa_loss", "mlm_loss")
