@@ -5,7 +5,7 @@
 
 Encoding: one encoder folder (by default a freshly initialised jepa-mlm encoder of the paper's size, 6 x 512,
 saved with the bert-base-uncased tokenizer; the weights do not change the speed) is read by both
-`modeling_jepa_mlm.probing.encode_texts` (mean pooling, and all four default poolings from the same pass) and
+`modeling_jepa_mlm.analysis.probing.encode_texts` (mean pooling, and all four default poolings from the same pass) and
 `sentence_transformers.SentenceTransformer(folder).encode` (its default module stack for a plain transformers
 folder: the transformer and mean pooling), on the same sentences, batch size and maximum length. The two mean
 embeddings are checked to agree. Each is timed `--repeats` times, interleaved; the median gives sentences/s.
@@ -38,7 +38,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from modeling_jepa_mlm import JepaMlmConfig, JepaMlmModel  # noqa: E402
-from modeling_jepa_mlm.probing import encode_texts, load_encoder  # noqa: E402
+from modeling_jepa_mlm.analysis.probing import encode_texts, load_encoder  # noqa: E402
 
 logger = logging.getLogger(__name__)
 
@@ -57,7 +57,7 @@ def load_sentences(glue_dir: Path, num: int) -> list[str]:
         return sentences[:num]
     import random
 
-    from modeling_jepa_mlm.synthetic import review_sentence
+    from modeling_jepa_mlm.quickstart.synthetic import review_sentence
 
     rng = random.Random(0)
     return [review_sentence(rng, i % 2 == 0) for i in range(num)]

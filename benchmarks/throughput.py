@@ -50,8 +50,8 @@ from transformers.trainer_callback import PrinterCallback
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from modeling_jepa_mlm import JepaMlmConfig, JepaMlmForPreTraining  # noqa: E402
-from modeling_jepa_mlm.collator import DataCollatorForJepaMlm  # noqa: E402
-from modeling_jepa_mlm.trainer import (  # noqa: E402
+from modeling_jepa_mlm.training.collator import DataCollatorForJepaMlm  # noqa: E402
+from modeling_jepa_mlm.training.trainer import (  # noqa: E402
     JepaMlmTrainer,
     JepaMlmTrainingArguments,
     estimate_flops_per_token,
@@ -142,7 +142,7 @@ def flops_per_token(arm: str, model: torch.nn.Module, seq_len: int) -> float:
     al. 2022, appendix B): `6 N + 12 n_layers s d` for a trained pass, `2 N + 4 n_layers s d` for a forward-only
     pass, `N` the non-embedding matmul parameters, `s` the sequence, `d` the width. `BertForMaskedLM` applies its
     head (`d x d` transform + `d x V` decoder) at every position; this project's arms use
-    `modeling_jepa_mlm.trainer.estimate_flops_per_token` (head at the 15 % masked positions, target encoder
+    `modeling_jepa_mlm.training.trainer.estimate_flops_per_token` (head at the 15 % masked positions, target encoder
     forward-only, `blocks` context pass over about 75 % of the tokens, predictor at its size)."""
     config = model.config
     if arm != BASELINE:

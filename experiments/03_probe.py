@@ -34,8 +34,8 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 import run_glue_probe as rgp  # noqa: E402
-from modeling_jepa_mlm.glue import get_task  # noqa: E402
-from modeling_jepa_mlm.report import jsonable, write_outputs  # noqa: E402
+from modeling_jepa_mlm.analysis.glue import get_task  # noqa: E402
+from modeling_jepa_mlm.analysis.report import jsonable, write_outputs  # noqa: E402
 
 logger = logging.getLogger("03_probe")
 

@@ -25,7 +25,7 @@ import yaml
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from modeling_jepa_mlm.significance import CLAIMS, claim_verdict  # noqa: E402
+from modeling_jepa_mlm.analysis.significance import CLAIMS, claim_verdict  # noqa: E402
 
 RUNS = REPO / "experiments" / "runs"
 RES = Path(sys.argv[1]).resolve() if len(sys.argv) > 1 else REPO / "experiments" / "results"

@@ -1,5 +1,5 @@
 """Step 5 (issue 10): model cards of the three arms and the random control, from their run records and the
-probe results (`modeling_jepa_mlm.cards.render_card`), with this experiment's claim verdicts appended.
+probe results (`modeling_jepa_mlm.publishing.cards.render_card`), with this experiment's claim verdicts appended.
 Writes experiments/results/cards/<name>.md (Markdown only; the weights stay in experiments/runs/).
 
     ARM_SUFFIX=_continue python experiments/05_cards.py               # the 12.3 M-token exports, experiments/results
@@ -17,7 +17,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from modeling_jepa_mlm.cards import render_card, validate_card  # noqa: E402
+from modeling_jepa_mlm.publishing.cards import render_card, validate_card  # noqa: E402
 
 RUNS = REPO / "experiments" / "runs"
 RES = Path(sys.argv[1]) if len(sys.argv) > 1 else REPO / "experiments" / "results"

@@ -29,7 +29,7 @@ from accelerate import skip_first_batches  # noqa: E402
 from transformers import set_seed  # noqa: E402
 
 import run_pretraining as rp  # noqa: E402
-from modeling_jepa_mlm.trainer import JepaMlmTrainer  # noqa: E402
+from modeling_jepa_mlm.training.trainer import JepaMlmTrainer  # noqa: E402
 
 
 def digest(t) -> str:

@@ -12,6 +12,7 @@ JEPA_LOSSES = ("cosine", "smooth_l1", "mse")
 BALANCES = ("sigmoid", "uncertainty", "fixed")
 POOLINGS = ("mean", "max", "cls", "first_last_mean")
 HIDDEN_ACTS = ("gelu", "gelu_new", "gelu_pytorch_tanh", "relu", "silu")
+LAYER_NORM_POSITIONS = ("post", "pre")
 
 # Written into every saved config so that a folder loads through any Auto class with trust_remote_code,
 # whichever of the model classes saved it.
@@ -54,6 +55,10 @@ class JepaMlmConfig(PretrainedConfig):
         hidden_dropout_prob, attention_probs_dropout_prob, max_position_embeddings, type_vocab_size,
         layer_norm_eps, initializer_range, pad_token_id: as in `BertConfig`.
         mask_token_id: id of `[MASK]` (103 in bert-base-uncased).
+        layer_norm_position: `post` (BERT and the paper: LayerNorm after each residual addition) or `pre`
+            (LayerNorm before attention and feed-forward, one more at the top of the stack; Xiong et al. 2020,
+            "On Layer Normalization in the Transformer Architecture"), which trains stably at higher learning
+            rates.
         pooling: what `JepaMlmModel.pooler_output` returns: `mean`, `max`, `cls` or `first_last_mean`.
         objective: `hybrid` (JEPA + MLM, balanced), `mlm` (baseline; no target encoder nor predictor is built)
             or `jepa` (latent prediction only).
@@ -92,6 +97,7 @@ class JepaMlmConfig(PretrainedConfig):
         initializer_range: float = 0.02,
         pad_token_id: int = 0,
         mask_token_id: int = 103,
+        layer_norm_position: str = "post",
         pooling: str = "mean",
         objective: str = "hybrid",
         jepa_context: str = "blocks",
@@ -125,6 +131,7 @@ class JepaMlmConfig(PretrainedConfig):
         self.layer_norm_eps = layer_norm_eps
         self.initializer_range = initializer_range
         self.mask_token_id = mask_token_id
+        self.layer_norm_position = layer_norm_position
         self.pooling = pooling
         self.objective = objective
         self.jepa_context = jepa_context
@@ -184,6 +191,7 @@ class JepaMlmConfig(PretrainedConfig):
                 f"1..num_hidden_layers={self.num_hidden_layers}"
             )
         _check_choice("hidden_act", self.hidden_act, HIDDEN_ACTS)
+        _check_choice("layer_norm_position", self.layer_norm_position, LAYER_NORM_POSITIONS)
         _check_choice("pooling", self.pooling, POOLINGS)
         _check_choice("objective", self.objective, OBJECTIVES)
         _check_choice("jepa_context", self.jepa_context, JEPA_CONTEXTS)

@@ -12,7 +12,7 @@ Pre-training batch contract (`JepaMlmForPreTraining.forward`; all tensors (B, L)
 - `target_masks` (bool, (B, K, L), `blocks` mode): target block k of each sequence.
 - `token_type_ids` (long, optional).
 
-The data collator in `modeling_jepa_mlm.collator` produces exactly these keys.
+The data collator in `modeling_jepa_mlm.training.collator` produces exactly these keys.
 """
 
 from __future__ import annotations
@@ -151,7 +151,8 @@ class JepaMlmAttention(nn.Module):
 
 
 class JepaMlmLayer(GradientCheckpointingLayer):
-    """Post-LN transformer block (BERT): attention, residual, LN; feed-forward, residual, LN."""
+    """Transformer block. Post-LN (BERT, `layer_norm_position="post"`): attention, residual, LN; feed-forward,
+    residual, LN. Pre-LN (`"pre"`, Xiong et al. 2020): LN, attention, residual; LN, feed-forward, residual."""
 
     def __init__(
         self,
@@ -169,6 +170,7 @@ class JepaMlmLayer(GradientCheckpointingLayer):
         self.output = nn.Linear(intermediate_size or config.intermediate_size, hidden_size)
         self.output_norm = nn.LayerNorm(hidden_size, eps=config.layer_norm_eps)
         self.dropout = nn.Dropout(config.hidden_dropout_prob)
+        self.pre_norm = config.layer_norm_position == "pre"
 
     def forward(
         self,
@@ -183,6 +185,10 @@ class JepaMlmLayer(GradientCheckpointingLayer):
             residual = hidden_states.gather(
                 1, query_index.unsqueeze(-1).expand(-1, -1, hidden_states.shape[-1])
             )
+        if self.pre_norm:
+            attended = self.attention(self.attention_norm(hidden_states), attention_mask, query_index)
+            x = residual + self.dropout(attended)
+            return x + self.dropout(self.output(self.act(self.intermediate(self.output_norm(x)))))
         x = self.attention_norm(
             residual + self.dropout(self.attention(hidden_states, attention_mask, query_index))
         )
@@ -254,6 +260,12 @@ class JepaMlmModel(JepaMlmPreTrainedModel):
         super().__init__(config)
         self.embeddings = JepaMlmEmbeddings(config)
         self.layers = nn.ModuleList([JepaMlmLayer(config) for _ in range(config.num_hidden_layers)])
+        # Pre-LN leaves the residual stream unnormalised: one more LayerNorm closes the stack (GPT-2, ModernBERT).
+        self.final_norm = (
+            nn.LayerNorm(config.hidden_size, eps=config.layer_norm_eps)
+            if config.layer_norm_position == "pre"
+            else None
+        )
         self.pooler = get_pooler(config.pooling)
         self.gradient_checkpointing = False
         self.post_init()
@@ -297,8 +309,10 @@ class JepaMlmModel(JepaMlmPreTrainedModel):
         bias = _attention_bias(attention_mask)
         x = self.embeddings(input_ids, token_type_ids, position_ids)  # (B, L, D)
         all_states = [x] if keep_all else None
-        for layer in self.layers:
+        for i, layer in enumerate(self.layers):
             x = layer(x, bias)
+            if self.final_norm is not None and i == len(self.layers) - 1:
+                x = self.final_norm(x)
             if all_states is not None:
                 all_states.append(x)
         pooled = self.pooler(x, attention_mask, all_states)
@@ -432,6 +446,7 @@ class JepaMlmPreTrainingOutput(ModelOutput):
     Attributes:
         loss: the objective's total (balanced in `hybrid`).
         mlm_loss: cross-entropy over MLM-selected positions (None for `jepa`).
+        mlm_accuracy: top-1 accuracy of the MLM head at those positions, detached (None for `jepa`).
         jepa_loss: the latent-prediction loss (None for `mlm`).
         balance_weight: the JEPA weight `s` of the balance (None unless `hybrid`).
         target_std, prediction_std: mean over dimensions of the standard deviation across target tokens of the
@@ -440,6 +455,7 @@ class JepaMlmPreTrainingOutput(ModelOutput):
 
     loss: torch.Tensor | None = None
     mlm_loss: torch.Tensor | None = None
+    mlm_accuracy: torch.Tensor | None = None
     jepa_loss: torch.Tensor | None = None
     balance_weight: torch.Tensor | None = None
     target_std: torch.Tensor | None = None
@@ -555,11 +571,17 @@ class JepaMlmForPreTraining(JepaMlmPreTrainedModel):
         encoder.load_state_dict(source.state_dict())
         return encoder.to(device=source.device, dtype=source.dtype).eval()
 
-    def _mlm_loss(self, hidden: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
-        """Cross-entropy over the MLM-selected positions only; the vocabulary projection runs only there."""
+    def _mlm_loss(self, hidden: torch.Tensor, labels: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Cross-entropy over the MLM-selected positions only; the vocabulary projection runs only there.
+
+        Returns:
+            (loss, top-1 accuracy at those positions (detached)), both scalars.
+        """
         selected = labels != -100  # (B, L)
         logits = self.lm_head(hidden[selected])  # (N, V)
-        return F.cross_entropy(logits.float(), labels[selected])
+        targets = labels[selected]  # (N,)
+        accuracy = (logits.detach().argmax(dim=-1) == targets).float().mean()
+        return F.cross_entropy(logits.float(), targets), accuracy
 
     @torch.no_grad()
     def _targets(
@@ -599,6 +621,8 @@ class JepaMlmForPreTraining(JepaMlmPreTrainedModel):
             x = layer(x, bias)
             lower.append(x)
         last = encoder.layers[-1](x, bias, query_index=index)[valid]  # (N, D)
+        if encoder.final_norm is not None:
+            last = encoder.final_norm(last)
         top = [h[selected] for h in lower[len(lower) - (k - 1) :]] if k > 1 else []
         return normalize_targets((None, *top, last), k)
 
@@ -627,7 +651,7 @@ class JepaMlmForPreTraining(JepaMlmPreTrainedModel):
         if config.has_jepa and blocks and (context_mask is None or target_masks is None):
             raise ValueError("jepa_context='blocks' needs `context_mask` (B, L) and `target_masks` (B, K, L)")
 
-        mlm_loss = jepa = target_std = prediction_std = None
+        mlm_loss = mlm_accuracy = jepa = target_std = prediction_std = None
         online_hidden = None
         if config.has_mlm or (config.has_jepa and not blocks):
             # 1. Online pass over the BERT-masked sequence (the MLM branch; also the JEPA context in `shared`).
@@ -635,7 +659,7 @@ class JepaMlmForPreTraining(JepaMlmPreTrainedModel):
                 input_ids, attention_mask, token_type_ids
             ).last_hidden_state  # (B, L, D)
             if config.has_mlm:
-                mlm_loss = self._mlm_loss(online_hidden, labels)
+                mlm_loss, mlm_accuracy = self._mlm_loss(online_hidden, labels)
 
         if config.has_jepa:
             # 2. Targets: the EMA encoder on the clean sequence, no gradient.
@@ -665,6 +689,7 @@ class JepaMlmForPreTraining(JepaMlmPreTrainedModel):
         return JepaMlmPreTrainingOutput(
             loss=loss,
             mlm_loss=mlm_loss,
+            mlm_accuracy=mlm_accuracy,
             jepa_loss=jepa,
             balance_weight=balance_weight,
             target_std=target_std,

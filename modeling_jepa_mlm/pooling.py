@@ -85,7 +85,9 @@ def first_last_mean_pool(
         (B, D) pooled states.
     """
     if hidden_states is None or len(hidden_states) < 2:
-        raise ValueError("pooling 'first_last_mean' needs the model's hidden_states (output_hidden_states=True)")
+        raise ValueError(
+            "pooling 'first_last_mean' needs the model's hidden_states (output_hidden_states=True)"
+        )
     first = hidden_states[1]
     return mean_pool((first + last_hidden_state) / 2, attention_mask)
 

@@ -4,6 +4,7 @@ missing records, and a carded export that loads with trust_remote_code where the
 from __future__ import annotations
 
 import json
+import os
 import re
 import shutil
 import subprocess
@@ -16,7 +17,8 @@ import yaml
 from huggingface_hub import ModelCard
 
 from modeling_jepa_mlm import JepaMlmForMaskedLM, JepaMlmModel
-from modeling_jepa_mlm.cards import (
+from modeling_jepa_mlm.analysis.report import _fmt_cell
+from modeling_jepa_mlm.publishing.cards import (
     CARD_NAME,
     TEMPLATE_PATH,
     find_probe_model,
@@ -25,7 +27,6 @@ from modeling_jepa_mlm.cards import (
     validate_card,
     write_model_card,
 )
-from modeling_jepa_mlm.report import _fmt_cell
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -315,7 +316,9 @@ def test_missing_summary_fields_say_not_recorded(export):
 def test_resumed_run_says_which_steps_its_wall_time_covers(export):
     compute = lambda: dict(r[:2] for r in table_rows(section(render_card(export), "Compute"), "|  |"))  # noqa: E731
     assert "resumed" not in compute()
-    (export / "training_summary.json").write_text(json.dumps({**SUMMARY, "steps": 6000, "resumed_from_step": 3000}))
+    (export / "training_summary.json").write_text(
+        json.dumps({**SUMMARY, "steps": 6000, "resumed_from_step": 3000})
+    )
     assert compute()["resumed"] == (
         "from the step-3,000 checkpoint; wall time and throughput are those of steps 3,000-6,000"
     )
@@ -357,7 +360,7 @@ def test_trajectory_falls_back_to_the_trainer_state(export):
     (export / "training_summary.json").unlink()
     history = [{"step": 5, "loss": 2.0, "balance_weight": 0.6}, {"step": 5, "train_runtime": 1.0}]
     (export / "trainer_state.json").write_text(json.dumps({"log_history": history}))
-    from modeling_jepa_mlm.cards import load_run
+    from modeling_jepa_mlm.publishing.cards import load_run
 
     traj = trajectory(load_run(export))
     assert traj["loss"] == [[5, 2.0]] and traj["balance_weight"] == [[5, 0.6]] and traj["mlm_loss"] == []
@@ -391,20 +394,19 @@ def test_template_is_package_data_and_the_source_tree_template_is_the_same_file(
     import modeling_jepa_mlm
 
     assert TEMPLATE_PATH.is_file()
-    assert TEMPLATE_PATH.parent == Path(modeling_jepa_mlm.__file__).resolve().parent
+    assert TEMPLATE_PATH.parent == Path(modeling_jepa_mlm.__file__).resolve().parent / "publishing"
     assert (REPO / "model_cards" / "TEMPLATE.md").read_bytes() == TEMPLATE_PATH.read_bytes()
     tomllib = pytest.importorskip("tomllib")
     setuptools = tomllib.loads((REPO / "pyproject.toml").read_text())["tool"]["setuptools"]
-    assert TEMPLATE_PATH.name in setuptools["package-data"]["modeling_jepa_mlm"]
+    assert TEMPLATE_PATH.name in setuptools["package-data"]["modeling_jepa_mlm.publishing"]
 
 
 RENDER_OUTSIDE = """
 import sys
 from pathlib import Path
-sys.path.insert(0, sys.argv[1])
 import modeling_jepa_mlm
 from modeling_jepa_mlm import JepaMlmConfig, JepaMlmModel
-from modeling_jepa_mlm.cards import TEMPLATE_PATH, render_card, validate_card
+from modeling_jepa_mlm.publishing.cards import TEMPLATE_PATH, render_card, validate_card
 assert Path(modeling_jepa_mlm.__file__).resolve().parent == Path(sys.argv[1]).resolve() / "modeling_jepa_mlm"
 JepaMlmModel(JepaMlmConfig(vocab_size=99, hidden_size=32, num_hidden_layers=1, num_attention_heads=4,
     intermediate_size=37, max_position_embeddings=64, mask_token_id=4)).save_pretrained("export")
@@ -426,14 +428,20 @@ def test_card_renders_from_a_non_editable_install(tmp_path):
     subprocess.run([*build, str(src)], check=True, capture_output=True)
     wheel = next((tmp_path / "dist").glob("*.whl"))
     with zipfile.ZipFile(wheel) as z:
-        assert z.read("modeling_jepa_mlm/model_card_template.md") == TEMPLATE_PATH.read_bytes()
+        assert z.read("modeling_jepa_mlm/publishing/model_card_template.md") == TEMPLATE_PATH.read_bytes()
     site = tmp_path / "site"
     install = [*pip, "install", "--no-deps", "--no-index", "--target", str(site), str(wheel)]
     subprocess.run(install, check=True, capture_output=True)
     work = tmp_path / "elsewhere"
     work.mkdir()
     out = subprocess.run(
-        [sys.executable, "-c", RENDER_OUTSIDE, str(site)], cwd=work, capture_output=True, text=True
+        [sys.executable, "-c", RENDER_OUTSIDE, str(site)],
+        cwd=work,
+        capture_output=True,
+        text=True,
+        env={**os.environ, "PYTHONPATH": str(site)},
     )
     assert out.returncode == 0, out.stderr[-3000:]
-    assert out.stdout.strip() == str(site.resolve() / "modeling_jepa_mlm" / "model_card_template.md")
+    assert out.stdout.strip() == str(
+        site.resolve() / "modeling_jepa_mlm" / "publishing" / "model_card_template.md"
+    )

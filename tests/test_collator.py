@@ -10,8 +10,8 @@ import torch
 from accelerate import skip_first_batches
 from torch.utils.data import DataLoader
 
-from modeling_jepa_mlm.collator import DataCollatorForJepaMlm
-from modeling_jepa_mlm.data import train_wordpiece_tokenizer
+from modeling_jepa_mlm.training.collator import DataCollatorForJepaMlm
+from modeling_jepa_mlm.training.data import train_wordpiece_tokenizer
 
 SEQ_LEN = 33
 

@@ -13,8 +13,8 @@ import datasets
 import pytest
 from transformers import AutoTokenizer
 
-from modeling_jepa_mlm.collator import DataCollatorForJepaMlm
-from modeling_jepa_mlm.data import (
+from modeling_jepa_mlm.training.collator import DataCollatorForJepaMlm
+from modeling_jepa_mlm.training.data import (
     check_text_column,
     check_tokenizer_fits,
     iter_texts,

@@ -8,7 +8,7 @@ import pytest
 from scipy.stats import pearsonr, spearmanr
 from sklearn.metrics import accuracy_score, f1_score, matthews_corrcoef
 
-from modeling_jepa_mlm.glue import (
+from modeling_jepa_mlm.analysis.glue import (
     GLUE_TASKS,
     accuracy,
     binary_f1,

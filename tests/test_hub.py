@@ -15,7 +15,7 @@ import yaml
 from huggingface_hub import constants
 
 from modeling_jepa_mlm import JepaMlmForMaskedLM
-from modeling_jepa_mlm.hub import HubUploadError, plan_upload, push_to_hub, upload_files
+from modeling_jepa_mlm.publishing.hub import HubUploadError, plan_upload, push_to_hub, upload_files
 
 ROOT = Path(__file__).resolve().parents[1]
 EXPECTED = {
@@ -98,7 +98,7 @@ def test_cli_dry_run_prints_the_listing(export):
         [
             sys.executable,
             "-m",
-            "modeling_jepa_mlm.hub",
+            "modeling_jepa_mlm.publishing.hub",
             "push",
             str(export),
             "--hub_model_id",
@@ -146,7 +146,7 @@ def test_unreachable_hub_gives_a_clear_error_and_keeps_the_export(export, online
     message = str(err.value)
     assert f"the export in {export.resolve()} is intact" in message
     assert (
-        f"python -m modeling_jepa_mlm.hub push {export.resolve()} --hub_model_id org/tiny --revision v2"
+        f"python -m modeling_jepa_mlm.publishing.hub push {export.resolve()} --hub_model_id org/tiny --revision v2"
         in message
     )
     after = snapshot(export)
@@ -204,7 +204,7 @@ def test_code_named_by_auto_map_must_be_present(export):
 
 
 def test_run_pretraining_push_fails_before_training(tmp_path, monkeypatch):
-    import run_pretraining
+    from modeling_jepa_mlm.training import pretrain as run_pretraining
 
     argv = [
         "--train_file",
@@ -223,9 +223,9 @@ def test_run_pretraining_push_fails_before_training(tmp_path, monkeypatch):
 
 
 def test_run_pretraining_push_failure_after_training_keeps_the_export(tmp_path, online, monkeypatch):
-    import run_pretraining
     from modeling_jepa_mlm.quickstart import TINY_MODEL_CONFIG
-    from modeling_jepa_mlm.synthetic import write_corpus
+    from modeling_jepa_mlm.quickstart.synthetic import write_corpus
+    from modeling_jepa_mlm.training import pretrain as run_pretraining
 
     monkeypatch.setattr(constants, "ENDPOINT", "http://127.0.0.1:9")  # nothing listens there
     corpus = write_corpus(tmp_path / "corpus.jsonl", 150)

@@ -8,7 +8,7 @@ import math
 import pytest
 import torch
 
-from modeling_jepa_mlm.masking import (
+from modeling_jepa_mlm.training.masking import (
     IGNORE_INDEX,
     bert_mask_tokens,
     sample_block_masks,
@@ -192,7 +192,7 @@ def test_block_masks_short_and_empty_sequences(caplog: pytest.LogCaptureFixture)
     valid = torch.zeros(3, 10, dtype=torch.bool)
     valid[1, 1:3] = True  # 2 valid tokens: cannot keep 4 context tokens
     valid[2, 1:9] = True
-    with caplog.at_level(logging.WARNING, logger="modeling_jepa_mlm.masking"):
+    with caplog.at_level(logging.WARNING, logger="modeling_jepa_mlm.training.masking"):
         context, targets = sample_block_masks(valid, generator=torch.Generator().manual_seed(11))
     assert not context[0].any() and not targets[0].any()
     assert not (context & targets.any(1)).any()

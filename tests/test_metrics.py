@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import torch
 
-from modeling_jepa_mlm.metrics import (
+from modeling_jepa_mlm.analysis.metrics import (
     alignment,
     anisotropy,
     effective_rank,
@@ -28,8 +28,8 @@ from modeling_jepa_mlm.metrics import (
     uniformity,
     word_set,
 )
+from modeling_jepa_mlm.analysis.probing import PROBE_POOLERS, attention_pool, get_probe_pooler, weighted_pool
 from modeling_jepa_mlm.pooling import mean_pool
-from modeling_jepa_mlm.probing import PROBE_POOLERS, attention_pool, get_probe_pooler, weighted_pool
 
 
 def gaussian(n: int, d: int, seed: int = 0) -> np.ndarray:

@@ -27,6 +27,7 @@ from modeling_jepa_mlm.modeling_jepa_mlm import gather_tokens
         ("jepa_loss", "l1", "cosine, smooth_l1, mse"),
         ("balance", "softmax", "sigmoid, uncertainty, fixed"),
         ("pooling", "median", "mean, max, cls, first_last_mean"),
+        ("layer_norm_position", "sandwich", "post, pre"),
         ("hidden_size", 30, "a multiple of num_attention_heads=4"),
         ("num_hidden_layers", 0, "an integer > 0"),
         ("balance_fixed_weight", 1.5, r"a number in \[0.0, 1.0\]"),
@@ -273,11 +274,12 @@ def test_sequence_classification_regression_and_classification(tiny_config):
     torch.testing.assert_close(out.loss, F.cross_entropy(out.logits, labels))
 
 
+@pytest.mark.parametrize("norm", ["post", "pre"])
 @pytest.mark.parametrize("attn", ["sdpa", "eager"])
 @pytest.mark.parametrize("layers", [1, 2])
-def test_targets_at_selected_positions_equal_full_targets(tiny_config, attn, layers):
+def test_targets_at_selected_positions_equal_full_targets(tiny_config, attn, layers, norm):
     """The shared mode's targets run the last target layer only at the selected positions: same values."""
-    config = tiny_config(jepa_context="shared", jepa_target_layers=layers)
+    config = tiny_config(jepa_context="shared", jepa_target_layers=layers, layer_norm_position=norm)
     config._attn_implementation = attn
     model = JepaMlmForPreTraining(config)
     batch = make_batch(config)
@@ -285,3 +287,46 @@ def test_targets_at_selected_positions_equal_full_targets(tiny_config, attn, lay
     full = model._targets(batch["clean_input_ids"], batch["attention_mask"], None)[selected]
     at = model._targets_at(batch["clean_input_ids"], batch["attention_mask"], None, selected)
     torch.testing.assert_close(at, full)
+
+
+def test_pre_ln_block_matches_its_formula_and_differs_from_post_ln(tiny_config):
+    """Pre-LN: `x + Attn(LN1(x))`, then `y + FFN(LN2(y))`, and one more LN on top of the stack."""
+    torch.manual_seed(0)
+    # Large weights, so the residual branches are not negligible beside the embeddings.
+    post = JepaMlmModel(tiny_config(layer_norm_position="post", initializer_range=0.5)).eval()
+    pre = JepaMlmModel(tiny_config(layer_norm_position="pre", initializer_range=0.5)).eval()
+    assert post.final_norm is None and pre.final_norm is not None
+    pre.load_state_dict(post.state_dict(), strict=False)  # the same weights; the final norm stays at identity
+    layer = pre.layers[0]
+    x = torch.randn(3, 5, pre.config.hidden_size)
+    y = x + layer.attention(layer.attention_norm(x), None)
+    expected = y + layer.output(layer.act(layer.intermediate(layer.output_norm(y))))
+    torch.testing.assert_close(layer(x), expected)
+    ids = torch.randint(5, pre.config.vocab_size, (3, 7))
+    a, b = post(ids).last_hidden_state, pre(ids).last_hidden_state
+    assert (a - b).abs().max() > 0.1
+    torch.testing.assert_close(b.pow(2).mean(-1), torch.ones(3, 7), atol=1e-3, rtol=0)  # ends in a LayerNorm
+
+
+def test_pre_ln_round_trips_through_save_pretrained_and_automodel(tmp_path, tiny_config):
+    from transformers import AutoModel
+
+    model = JepaMlmForPreTraining(tiny_config(layer_norm_position="pre")).eval()
+    model.save_pretrained(tmp_path)
+    loaded = AutoModel.from_pretrained(tmp_path).eval()
+    assert loaded.config.layer_norm_position == "pre"
+    ids = torch.randint(5, model.config.vocab_size, (2, 7))
+    torch.testing.assert_close(loaded(ids).last_hidden_state, model.jepa_mlm(ids).last_hidden_state)
+    torch.testing.assert_close(loaded.final_norm.weight, model.jepa_mlm.final_norm.weight)
+
+
+def test_pretraining_output_reports_mlm_top1_accuracy(tiny_config):
+    model = JepaMlmForPreTraining(tiny_config(objective="mlm")).eval()
+    batch = make_batch(model.config)
+    out = model(**{k: batch[k] for k in ("input_ids", "attention_mask", "labels")})
+    logits = JepaMlmForMaskedLM(model.config)
+    logits.load_state_dict(model.state_dict(), strict=False)
+    full = logits(batch["input_ids"], batch["attention_mask"]).logits
+    selected = batch["labels"] != -100
+    expected = (full[selected].argmax(-1) == batch["labels"][selected]).float().mean()
+    torch.testing.assert_close(out.mlm_accuracy, expected)

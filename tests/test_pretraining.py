@@ -16,9 +16,9 @@ import torch
 from conftest import WORDS
 from safetensors.torch import load_file
 
-import run_pretraining
 from modeling_jepa_mlm import JepaMlmForPreTraining
-from modeling_jepa_mlm.trainer import NonFiniteLossError
+from modeling_jepa_mlm.training import pretrain as run_pretraining
+from modeling_jepa_mlm.training.trainer import NonFiniteLossError
 
 ROOT = Path(__file__).resolve().parents[1]
 ARMS = {
@@ -135,10 +135,20 @@ def test_export_loads_in_fresh_process_without_the_package(tmp_path, corpus, tok
     assert "torch.Size([1, 32])" in proc.stdout
 
 
-def test_resume_matches_uninterrupted_run(tmp_path, corpus, tokenizer_dir):
-    model = {**ARMS["hybrid"], "hidden_dropout_prob": 0.1}
+SCHEDULES = {
+    "linear": {},
+    "warmup_stable_decay": {
+        "lr_scheduler_type": "warmup_stable_decay",
+        "lr_scheduler_kwargs": json.dumps({"num_decay_steps": 3}),
+    },
+}
+
+
+@pytest.mark.parametrize("schedule", list(SCHEDULES))
+def test_resume_matches_uninterrupted_run(tmp_path, corpus, tokenizer_dir, schedule):
+    model = {**ARMS["hybrid"], "hidden_dropout_prob": 0.1, "layer_norm_position": "pre"}
     full = tmp_path / "full"
-    common = dict(max_steps=8, save_strategy="steps", save_steps=4, logging_steps=4)
+    common = dict(max_steps=8, save_strategy="steps", save_steps=4, logging_steps=4, **SCHEDULES[schedule])
     run_pretraining.main(_argv(corpus, tokenizer_dir, full, model, **common))
     # A run "stopped" after step 4: only its checkpoint-4 exists; resume it to the end.
     resumed = tmp_path / "resumed"
@@ -158,6 +168,48 @@ def test_resume_matches_uninterrupted_run(tmp_path, corpus, tokenizer_dir):
         torch.testing.assert_close(b[key], a[key], rtol=1e-5, atol=1e-6, msg=key)
     start = load_file(full / "checkpoint-4" / "model.safetensors")
     assert not torch.equal(start["balance.logit"], a["balance.logit"])  # it did train past the checkpoint
+    lrs = [
+        json.loads((d / "checkpoint-8" / "trainer_state.json").read_text())["log_history"]
+        for d in (full, resumed)
+    ]
+    assert [h["learning_rate"] for h in lrs[0] if "learning_rate" in h] == [
+        h["learning_rate"] for h in lrs[1] if "learning_rate" in h
+    ]
+
+
+def test_evaluation_reports_held_out_mlm_loss_and_accuracy_at_a_fixed_masking_rate(
+    tmp_path, corpus, tokenizer_dir
+):
+    """`eval_mlm_probability` masks the held-out split at its own rate: the same tokens at every evaluation, and
+    the MLM baseline's `eval_loss` is its held-out masked-token cross-entropy."""
+    common = dict(
+        max_steps=4,
+        eval_strategy="steps",
+        eval_steps=2,
+        validation_split_percentage=10,
+        eval_mlm_probability=0.15,
+        learning_rate=0.0,
+        warmup_steps=0,
+    )
+    keys = ("step", "eval_loss", "eval_mlm_loss", "eval_mlm_accuracy")
+    runs = {}
+    for name, rate, eval_rate in (("a", 0.15, 0.15), ("b", 0.4, 0.15), ("c", 0.4, None)):
+        argv = _argv(corpus, tokenizer_dir, tmp_path / name, ARMS["mlm"], mlm_probability=rate, **common)
+        if eval_rate is None:
+            i = argv.index("--eval_mlm_probability")
+            argv = argv[:i] + argv[i + 2 :]
+        evals = run_pretraining.main(argv)["eval"]
+        runs[name] = [{k: e[k] for k in keys} for e in evals]
+    for evals in runs.values():
+        assert [e["step"] for e in evals] == [2, 4]
+        for e in evals:
+            assert e["eval_mlm_loss"] == pytest.approx(e["eval_loss"], rel=1e-5)
+            assert 0.0 <= e["eval_mlm_accuracy"] <= 1.0
+    # lr 0: the weights never change, so a fixed evaluation masking gives identical numbers whatever the
+    # training rate, and the two evaluations of a run agree.
+    assert runs["a"] == runs["b"]
+    assert runs["a"][0]["eval_mlm_loss"] == runs["a"][1]["eval_mlm_loss"]
+    assert runs["c"][0]["eval_mlm_loss"] != runs["a"][0]["eval_mlm_loss"]  # masked at the training rate, 40 %
 
 
 def test_two_processes_keep_identical_encoders(tmp_path, corpus, tokenizer_dir):

@@ -12,10 +12,10 @@ import pandas as pd
 import pytest
 from conftest import TINY
 
-import run_glue_probe
-from modeling_jepa_mlm import probing
-from modeling_jepa_mlm.significance import VERDICTS
-from modeling_jepa_mlm.synthetic import write_glue
+from modeling_jepa_mlm.analysis import probe as run_glue_probe
+from modeling_jepa_mlm.analysis import probing
+from modeling_jepa_mlm.analysis.significance import VERDICTS
+from modeling_jepa_mlm.quickstart.synthetic import write_glue
 
 SHARED_TOKENIZER = (
     Path(__file__).resolve().parents[2] / "shared" / "data" / "tokenizers" / "bert-base-uncased"

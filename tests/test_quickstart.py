@@ -9,9 +9,9 @@ import math
 import yaml
 from huggingface_hub import ModelCard
 
-from modeling_jepa_mlm import quickstart
-from modeling_jepa_mlm.cards import validate_card
-from modeling_jepa_mlm.hub import plan_upload
+from modeling_jepa_mlm.publishing.cards import validate_card
+from modeling_jepa_mlm.publishing.hub import plan_upload
+from modeling_jepa_mlm.quickstart import pipeline as quickstart
 
 
 def test_quickstart_runs_offline_and_its_cards_hold_the_run(tmp_path, capsys, monkeypatch):

@@ -9,8 +9,8 @@ import pytest
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
-from modeling_jepa_mlm.metrics import expected_uniformity_isotropic  # noqa: E402
-from modeling_jepa_mlm.report import (  # noqa: E402
+from modeling_jepa_mlm.analysis.metrics import expected_uniformity_isotropic  # noqa: E402
+from modeling_jepa_mlm.analysis.report import (  # noqa: E402
     _uniformity_alignment_figure,
     alignment_absent_reason,
     plot_uniformity_alignment,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from modeling_jepa_mlm.significance import (
+from modeling_jepa_mlm.analysis.significance import (
     CLAIMS,
     DEGENERATE_REASON,
     VERDICTS,
@@ -83,7 +83,7 @@ def test_subsampling_interval_covers_the_mean():
 def test_subsampling_interval_of_a_size_dependent_statistic_contains_the_estimate():
     # The effective rank of n points in D > n dimensions grows with n: subsamples of n/2 are all lower, yet the
     # interval describes the statistic at size n and must contain it.
-    from modeling_jepa_mlm.metrics import effective_rank, singular_values
+    from modeling_jepa_mlm.analysis.metrics import effective_rank, singular_values
 
     rng = np.random.default_rng(5)
     z = rng.normal(size=(120, 200))

@@ -8,8 +8,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from modeling_jepa_mlm.glue import GLUE_TASKS, load_glue_split
-from modeling_jepa_mlm.synthetic import (
+from modeling_jepa_mlm.analysis.glue import GLUE_TASKS, load_glue_split
+from modeling_jepa_mlm.quickstart.synthetic import (
     NEGATIVE,
     POSITIVE,
     TASK_SPLITS,

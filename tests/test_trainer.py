@@ -7,7 +7,7 @@ import torch
 from conftest import make_batch
 
 from modeling_jepa_mlm import JepaMlmForPreTraining
-from modeling_jepa_mlm.trainer import JepaMlmTrainer, JepaMlmTrainingArguments
+from modeling_jepa_mlm.training.trainer import JepaMlmTrainer, JepaMlmTrainingArguments
 
 
 class _Batches(torch.utils.data.Dataset):

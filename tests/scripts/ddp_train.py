@@ -1,4 +1,4 @@
-"""Run by `accelerate launch --num_processes 2 --cpu`: trains through run_pretraining.main, then each rank saves
+"""Run by `accelerate launch --num_processes 2 --cpu`: trains through `modeling_jepa_mlm.training.pretrain.main`, then each rank saves
 its full model state so the test can check that online and target encoders are identical across ranks."""
 
 import sys
@@ -6,8 +6,7 @@ from pathlib import Path
 
 import torch
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
-import run_pretraining  # noqa: E402
+from modeling_jepa_mlm.training import pretrain as run_pretraining
 
 _train = run_pretraining.JepaMlmTrainer.train
 

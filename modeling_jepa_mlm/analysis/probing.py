@@ -19,9 +19,9 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from ..pooling import POOLERS, POOLERS_NEEDING_HIDDEN_STATES, PoolFn
 from .glue import GlueTask, compute_glue_metrics, spearman
 from .metrics import cosine_rows, l2_normalize, most_frequent_token, probe_gap, semantic_lexical_balance
-from .pooling import POOLERS, POOLERS_NEEDING_HIDDEN_STATES, PoolFn
 
 logger = logging.getLogger(__name__)
 

@@ -11,13 +11,15 @@ import torch
 from torch import nn
 from transformers import Trainer, TrainerCallback, TrainingArguments
 
-from .ema import EMA_SCHEDULES, ema_momentum
+from ..ema import EMA_SCHEDULES, ema_momentum
 
 logger = logging.getLogger(__name__)
 
 BALANCE_PREFIX = "balance."
 # Per-step diagnostics of `JepaMlmPreTrainingOutput` averaged over each logging window.
-LOGGED_OUTPUTS = ("mlm_loss", "jepa_loss", "balance_weight", "target_std", "prediction_std")
+LOGGED_OUTPUTS = ("mlm_loss", "mlm_accuracy", "jepa_loss", "balance_weight", "target_std", "prediction_std")
+# Held-out diagnostics added to `evaluate()`'s metrics (as `eval_<name>`), averaged over the evaluation batches.
+EVAL_OUTPUTS = ("mlm_loss", "mlm_accuracy", "jepa_loss")
 
 
 class NonFiniteLossError(RuntimeError):
@@ -80,14 +82,19 @@ class JepaMlmTrainer(Trainer):
     RNG and data position; resuming) is the Trainer's own.
     """
 
-    def __init__(self, *args, **kwargs) -> None:
+    def __init__(self, *args, eval_data_collator=None, **kwargs) -> None:
+        """As `Trainer`; `eval_data_collator` (optional) batches the evaluation set instead of `data_collator`, so
+        held-out masked-token cross-entropy can be measured at one fixed masking rate whatever the training one."""
         super().__init__(*args, **kwargs)
+        self.eval_data_collator = eval_data_collator
         self.add_callback(_EmaCallback(self))
         self._window: dict[str, torch.Tensor] = {}
         self._window_steps = 0
         self._window_tokens: torch.Tensor | int = 0
         self._window_start = time.perf_counter()
         self._flops_per_token: dict[int, float] = {}
+        self._eval_sums: dict[str, torch.Tensor] = {}
+        self._eval_batches = 0
 
     def _pretraining_model(self) -> nn.Module:
         return self.accelerator.unwrap_model(self.model)
@@ -150,7 +157,50 @@ class JepaMlmTrainer(Trainer):
                 inputs["attention_mask"].sum() if "attention_mask" in inputs else inputs["input_ids"].numel()
             )
             self._window_tokens = self._window_tokens + tokens
+        else:
+            for key in EVAL_OUTPUTS:
+                value = outputs.get(key)
+                if value is not None:
+                    value = value.detach().float()
+                    self._eval_sums[key] = self._eval_sums[key] + value if key in self._eval_sums else value
+            self._eval_batches += 1
         return (loss, outputs) if return_outputs else loss
+
+    def get_eval_dataloader(self, eval_dataset=None):
+        if self.eval_data_collator is None:
+            return super().get_eval_dataloader(eval_dataset)
+        train_collator, self.data_collator = self.data_collator, self.eval_data_collator
+        try:
+            return super().get_eval_dataloader(eval_dataset)
+        finally:
+            self.data_collator = train_collator
+
+    def evaluation_loop(
+        self,
+        dataloader,
+        description: str,
+        prediction_loss_only: bool | None = None,
+        ignore_keys: list[str] | None = None,
+        metric_key_prefix: str = "eval",
+    ):
+        """The Trainer's loop, plus `<prefix>_mlm_loss`, `<prefix>_mlm_accuracy` and `<prefix>_jepa_loss`: the
+        objective's parts on the held-out split (masks are a pure function of the batch, so every evaluation of
+        a run sees the same masked tokens), averaged over batches and processes."""
+        self._eval_sums, self._eval_batches = {}, 0
+        output = super().evaluation_loop(
+            dataloader, description, prediction_loss_only, ignore_keys, metric_key_prefix
+        )
+        if self._eval_batches:
+            keys = sorted(self._eval_sums)
+            first = self._eval_sums[keys[0]]
+            count = torch.as_tensor(float(self._eval_batches), device=first.device)
+            stacked = self.accelerator.reduce(
+                torch.stack([self._eval_sums[k] for k in keys] + [count]), reduction="sum"
+            )
+            for i, key in enumerate(keys):
+                output.metrics[f"{metric_key_prefix}_{key}"] = round(float(stacked[i] / stacked[-1]), 6)
+        self._eval_sums, self._eval_batches = {}, 0
+        return output
 
     def floating_point_ops(self, inputs: dict[str, torch.Tensor]) -> int:
         """Training FLOPs of one batch for the Trainer's `total_flos`: `estimate_flops_per_token` x tokens.

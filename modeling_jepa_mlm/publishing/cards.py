@@ -1,6 +1,6 @@
 """Model cards: fill the card template from an export folder's run records and, optionally, the probe's JSON.
 
-The template ships inside the package (`modeling_jepa_mlm/model_card_template.md`, package data, so a plain
+The template ships inside the package (`modeling_jepa_mlm/publishing/model_card_template.md`, package data, so a plain
 `pip install .` has it); `model_cards/TEMPLATE.md` in the source tree is a link to it.
 
 Sources, all optional but `config.json`:
@@ -29,10 +29,10 @@ from typing import Any
 import yaml
 from huggingface_hub import EvalResult, ModelCard, ModelCardData
 
-from .data import _is_path_like
-from .glue import GLUE_TASKS
-from .report import _fmt_cell, _table
-from .trainer import LOGGED_OUTPUTS
+from ..analysis.glue import GLUE_TASKS
+from ..analysis.report import _fmt_cell, _table
+from ..training.data import _is_path_like
+from ..training.trainer import LOGGED_OUTPUTS
 
 logger = logging.getLogger(__name__)
 
@@ -422,7 +422,7 @@ def _glue_dataset(results: Mapping) -> tuple[str, str]:
     if not glue_dir:
         return (results.get("settings") or {}).get("glue_hub_id") or GLUE_HUB_ID, ""
     if (Path(glue_dir) / "synthetic.json").is_file() or "synthetic" in Path(glue_dir).name:
-        return "synthetic-glue", " (synthetic GLUE-format data of modeling_jepa_mlm.synthetic)"
+        return "synthetic-glue", " (synthetic GLUE-format data of modeling_jepa_mlm.quickstart.synthetic)"
     return GLUE_HUB_ID, f" (local copy `{glue_dir}`)"
 
 

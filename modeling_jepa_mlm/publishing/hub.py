@@ -1,8 +1,8 @@
 """Publish an export folder on the Hugging Face Hub: exactly its config, weights, tokenizer, code files and card.
 
-    python -m modeling_jepa_mlm.hub push out/hybrid --hub_model_id org/jepa-mlm-hybrid [--private]
+    python -m modeling_jepa_mlm.publishing.hub push out/hybrid --hub_model_id org/jepa-mlm-hybrid [--private]
         [--revision r] [--probe_results probe/results.json] [--dry_run]
-    python -m modeling_jepa_mlm.hub card out/hybrid [--probe_results probe/results.json]
+    python -m modeling_jepa_mlm.publishing.hub card out/hybrid [--probe_results probe/results.json]
 
 `push` regenerates the model card (with the probe's results when given), then uploads; `--dry_run` lists what
 would be uploaded and touches nothing. Without a network, in offline mode (`HF_HUB_OFFLINE=1`) or without a
@@ -258,7 +258,7 @@ def push_to_hub(
         write_model_card(export_dir, probe_results, hub_model_id=plan.repo_id, **card_kwargs)
         plan.sizes[CARD_NAME] = (Path(export_dir) / CARD_NAME).stat().st_size
     folder = Path(export_dir).resolve()
-    retry = f"python -m modeling_jepa_mlm.hub push {folder} --hub_model_id {plan.repo_id}" + (
+    retry = f"python -m modeling_jepa_mlm.publishing.hub push {folder} --hub_model_id {plan.repo_id}" + (
         f" --revision {revision}" if revision else ""
     )
     try:
@@ -288,7 +288,7 @@ def push_to_hub(
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     """`push` and `card` sub-commands; see `--help`."""
     parser = argparse.ArgumentParser(
-        prog="python -m modeling_jepa_mlm.hub",
+        prog="python -m modeling_jepa_mlm.publishing.hub",
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )

@@ -2,7 +2,7 @@
 
     python -m modeling_jepa_mlm.quickstart [--output_dir quickstart_out]
 
-1. writes a synthetic English corpus and GLUE-format task folders (`modeling_jepa_mlm.synthetic`);
+1. writes a synthetic English corpus and GLUE-format task folders (`modeling_jepa_mlm.quickstart.synthetic`);
 2. pre-trains a tiny hybrid encoder and a tiny MLM baseline with the same budget through `run_pretraining.main`
    (the hybrid run trains a WordPiece tokenizer on the corpus; the baseline reuses it);
 3. probes both on the synthetic GLUE tasks through `run_glue_probe.main` (report, plots, results.json);
@@ -26,7 +26,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from .cards import write_model_card
+from ..publishing.cards import write_model_card
 from .synthetic import write_corpus, write_glue
 
 logger = logging.getLogger(__name__)
@@ -268,8 +268,8 @@ def run(args: argparse.Namespace, begin: float) -> dict[str, Any]:
 
     datasets.disable_progress_bars()
     transformers.logging.set_verbosity_error()
-    import run_glue_probe
-    import run_pretraining
+    from ..analysis import probe as run_glue_probe
+    from ..training import pretrain as run_pretraining
 
     out = Path(args.output_dir).resolve()
     out.mkdir(parents=True, exist_ok=True)

@@ -1,0 +1,1 @@
+"""Publishing: model cards generated from run records and probe results, and the upload to the Hugging Face Hub."""
