@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from transformers import HfArgumentParser, set_seed
+from transformers import HfArgumentParser, TrainingArguments, set_seed
 from transformers.trainer_utils import get_last_checkpoint
 
 from .. import JepaMlmConfig, JepaMlmForMaskedLM, JepaMlmForPreTraining
@@ -191,8 +191,12 @@ def build_model(model_args: ModelArguments, tokenizer, max_seq_length: int) -> J
     return model
 
 
-def load_raw(data_args: DataArguments, seed: int):
-    """The raw text splits named by `data_args` (`modeling_jepa_mlm.training.data.load_raw_datasets`)."""
+def load_raw(data_args: DataArguments, training_args: TrainingArguments):
+    """The raw text splits named by `data_args` (`modeling_jepa_mlm.training.data.load_raw_datasets`).
+
+    A held-out split cut from train is seeded by `data_seed` when it is set (else `seed`), like the Trainer's
+    data order: runs that differ only in `seed` (initialisation and masks) then train on the same text."""
+    seed = training_args.data_seed if training_args.data_seed is not None else training_args.seed
     return load_raw_datasets(
         data_args.dataset_name,
         data_args.dataset_config_name,
@@ -352,7 +356,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
 
     # 1. Data and tokenizer: every check that can fail does so before training starts.
     with training_args.main_process_first(desc="loading data"):
-        raw = load_raw(data_args, training_args.seed)
+        raw = load_raw(data_args, training_args)
         tokenizer = build_tokenizer(data_args, raw, training_args.output_dir)
     model = build_model(model_args, tokenizer, data_args.max_seq_length)
     packed = pack(raw, tokenizer, data_args, training_args)

@@ -1,0 +1,279 @@
+"""Run a study: pre-train every arm x seed (resuming what is unfinished), export the random-initialisation
+controls, check data-order parity, probe, and write the summary, plots and cards under the study's results folder.
+
+Every stage skips what is already done, so a study interrupted at any point (a killed process, the end of a
+sitting) continues where it stopped when the same command is run again:
+- a run is done when its export's `training_summary.json` reports `max_steps` steps; an unfinished run is
+  started again in the same folder and resumes from its newest checkpoint (`run_pretraining`'s own resume);
+- a control is done when its export exists; a probe when its `results.json` lists the study's current models.
+Each pre-training process appends its wall time, steps and machine to `<results_dir>/training/walltime.jsonl`.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import platform
+import shutil
+import subprocess
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from .spec import CONTROL_NAME, Run, StudySpec
+
+logger = logging.getLogger(__name__)
+
+STAGES = ("pretrain", "control", "parity", "probe", "summary")
+RUN_CONFIG_FILE = "study_run.yaml"  # the resolved run_pretraining config of a run, in its output folder
+SUMMARY_FILE = "training_summary.json"
+TRAINING_RECORDS = ("training_summary.json", "run_config.yaml", "trainer_state.json")
+
+
+def machine() -> dict[str, Any]:
+    """The hardware a stage ran on, recorded beside its wall time."""
+    import torch
+
+    info = {
+        "host": platform.node(),
+        "processor": platform.processor() or platform.machine(),
+        "cpu_count": os.cpu_count(),
+        "torch_threads": torch.get_num_threads(),
+        "torch": torch.__version__,
+        "python": platform.python_version(),
+    }
+    if torch.cuda.is_available():
+        info["gpu"] = torch.cuda.get_device_name(0)
+    return info
+
+
+def read_json(path: Path) -> Any:
+    return json.loads(path.read_text()) if path.is_file() else None
+
+
+def is_complete(run: Run) -> bool:
+    """True when the run's export reports all of its steps."""
+    summary = read_json(run.output_dir / SUMMARY_FILE)
+    return bool(summary) and int(summary.get("steps", -1)) >= run.max_steps
+
+
+def latest_step(run: Run) -> int:
+    """The newest complete checkpoint's step (0 when there is none)."""
+    steps = [0]
+    for ckpt in run.output_dir.glob("checkpoint-*"):
+        state = read_json(ckpt / "trainer_state.json")
+        if state is not None:
+            steps.append(int(state["global_step"]))
+    return max(steps)
+
+
+def pretraining_command(spec: StudySpec, config_path: Path) -> list[str]:
+    """The process that trains one run: `python -m modeling_jepa_mlm.training <config>`, under
+    `accelerate launch --num_processes N` when the study asks for several processes."""
+    if spec.num_processes > 1:
+        launch = [
+            sys.executable,
+            "-m",
+            "accelerate.commands.launch",
+            "--num_processes",
+            str(spec.num_processes),
+        ]
+        return [*launch, "-m", "modeling_jepa_mlm.training", str(config_path)]
+    return [sys.executable, "-m", "modeling_jepa_mlm.training", str(config_path)]
+
+
+def _append_jsonl(path: Path, record: dict) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("a") as f:
+        f.write(json.dumps(record) + "\n")
+
+
+def copy_training_records(spec: StudySpec, run: Run) -> None:
+    """Keep the run's small records under the results folder (exports and checkpoints stay in `runs_dir`)."""
+    dest = spec.results_dir / "training" / run.name
+    dest.mkdir(parents=True, exist_ok=True)
+    for name in TRAINING_RECORDS:
+        if (run.output_dir / name).is_file():
+            shutil.copy2(run.output_dir / name, dest / name)
+
+
+def pretrain(spec: StudySpec, run: Run) -> bool:
+    """Train (or finish) one run; returns True if it trained, False if it was already complete."""
+    if is_complete(run):
+        logger.info("%s: complete (%d steps), skipped", run.name, run.max_steps)
+        copy_training_records(spec, run)
+        return False
+    run.output_dir.mkdir(parents=True, exist_ok=True)
+    config_path = run.output_dir / RUN_CONFIG_FILE
+    config_path.write_text(yaml.safe_dump(run.config, sort_keys=False))
+    start_step = latest_step(run)
+    logger.info(
+        "%s: training steps %d..%d (log: %s)",
+        run.name,
+        start_step,
+        run.max_steps,
+        run.output_dir / "train.log",
+    )
+    begin, started = time.perf_counter(), time.strftime("%Y-%m-%dT%H:%M:%S%z")
+    with (run.output_dir / "train.log").open("a") as log:
+        proc = subprocess.run(pretraining_command(spec, config_path), stdout=log, stderr=subprocess.STDOUT)
+    record = {
+        "run": run.name,
+        "arm": run.arm,
+        "seed": run.seed,
+        "stage": "pretrain",
+        "started": started,
+        "from_step": start_step,
+        "to_step": latest_step(run) if proc.returncode else run.max_steps,
+        "wall_seconds": round(time.perf_counter() - begin, 1),
+        "returncode": proc.returncode,
+        "machine": machine(),
+    }
+    _append_jsonl(spec.results_dir / "training" / "walltime.jsonl", record)
+    if proc.returncode != 0:
+        raise RuntimeError(
+            f"{run.name}: pre-training failed (exit {proc.returncode}); see {run.output_dir / 'train.log'}. "
+            "Run the study again to resume from the newest checkpoint."
+        )
+    copy_training_records(spec, run)
+    return True
+
+
+def export_control(spec: StudySpec, seed: int) -> Path:
+    """The random-initialisation control of `seed`: the weights the study's first arm starts from, exported as a
+    trained run would be (`JepaMlmForMaskedLM` with its tokenizer), without a single step."""
+    from transformers import set_seed
+
+    from .. import JepaMlmForMaskedLM
+    from ..training import pretrain as pt
+
+    out = spec.control_dir(seed)
+    if (out / SUMMARY_FILE).is_file():
+        return out
+    first = next(r for r in spec.runs() if r.seed == seed)
+    config = dict(first.config, model_config={**first.config.get("model_config", {}), "objective": "mlm"})
+    config_path = out / RUN_CONFIG_FILE
+    out.mkdir(parents=True, exist_ok=True)
+    config_path.write_text(yaml.safe_dump(config, sort_keys=False))
+    model_args, data_args, training_args = pt.parse_args([str(config_path), "--output_dir", str(out)])
+    set_seed(training_args.seed)  # as pre-training does, before anything is built
+    raw = pt.load_raw(data_args, training_args) if data_args.tokenizer_name is None else None
+    tokenizer = pt.build_tokenizer(data_args, raw, str(out))
+    model = pt.build_model(model_args, tokenizer, data_args.max_seq_length)
+    export = JepaMlmForMaskedLM(model.config)
+    export.jepa_mlm.load_state_dict(model.export_encoder("online").state_dict())
+    export.lm_head.load_state_dict(model.lm_head.state_dict())
+    export.config.architectures = [type(export).__name__]
+    export.save_pretrained(out)
+    tokenizer.save_pretrained(out)
+    summary = {
+        "objective": "random_init",
+        "what": f"random-initialisation control: the initial weights of arm {first.arm!r} at seed {seed}",
+        "seed": seed,
+        "steps": 0,
+        "tokens_seen": 0,
+    }
+    (out / SUMMARY_FILE).write_text(json.dumps(summary, indent=2))
+    return out
+
+
+def probe_models(spec: StudySpec) -> list[tuple[str, Path]]:
+    """(name, export folder) of every run and control the probes compare."""
+    models = [(r.name, r.output_dir) for r in spec.runs()]
+    if spec.control:
+        models += [(f"{CONTROL_NAME}-seed{s}", spec.control_dir(s)) for s in spec.seeds]
+    return models
+
+
+def probe_flags(flags: dict[str, Any]) -> list[str]:
+    """run_glue_probe flags from a mapping: lists as several values, booleans and scalars as one value."""
+    argv: list[str] = []
+    for key, value in flags.items():
+        if isinstance(value, (list, tuple)):
+            argv += [f"--{key}", *(str(v) for v in value)]
+        elif isinstance(value, bool):
+            argv += [f"--{key}", "true" if value else "false"]
+        else:
+            argv += [f"--{key}", str(value)]
+    return argv
+
+
+def probe(spec: StudySpec, name: str) -> Path:
+    """Probe every run and control with the flags of probe `name`; skipped when its results list these models."""
+    out = spec.results_dir / f"probe_{name}"
+    models = probe_models(spec)
+    results = read_json(out / "results.json")
+    if results is not None and sorted(results.get("models", {})) == sorted(n for n, _ in models):
+        logger.info("probe %s: done for these models, skipped", name)
+        return out
+    argv = [
+        "--model_name_or_path",
+        *(str(p) for _, p in models),
+        "--model_names",
+        *(n for n, _ in models),
+        "--output_dir",
+        str(out),
+        *probe_flags(spec.probes[name]),
+    ]
+    out.mkdir(parents=True, exist_ok=True)
+    begin = time.perf_counter()
+    with (out / "probe.log").open("a") as log:
+        proc = subprocess.run(
+            [sys.executable, "-m", "modeling_jepa_mlm.analysis", *argv], stdout=log, stderr=subprocess.STDOUT
+        )
+    _append_jsonl(
+        spec.results_dir / "training" / "walltime.jsonl",
+        {
+            "stage": f"probe_{name}",
+            "wall_seconds": round(time.perf_counter() - begin, 1),
+            "returncode": proc.returncode,
+            "machine": machine(),
+        },
+    )
+    if proc.returncode != 0:
+        raise RuntimeError(f"probe {name} failed (exit {proc.returncode}); see {out / 'probe.log'}")
+    return out
+
+
+def run_study(spec: StudySpec, stages: Sequence[str] = STAGES, only: Sequence[str] | None = None) -> dict:
+    """Run the given stages in order; `only` restricts pre-training to these run names (`<arm>-seed<k>`).
+
+    Returns the summary (also written to `<results_dir>/summary.json`) when the summary stage ran, else {}."""
+    unknown = [s for s in stages if s not in STAGES]
+    if unknown:
+        raise ValueError(f"unknown stages {unknown}; accepted: {', '.join(STAGES)}")
+    runs = spec.runs()
+    if only:
+        names = {r.name for r in runs}
+        missing = sorted(set(only) - names)
+        if missing:
+            raise ValueError(f"unknown runs {missing}; runs of this study: {', '.join(sorted(names))}")
+    spec.results_dir.mkdir(parents=True, exist_ok=True)
+    shutil.copy2(spec.path, spec.results_dir / "study.yaml")
+    if "pretrain" in stages:
+        for run in runs:
+            if not only or run.name in only:
+                pretrain(spec, run)
+    if "control" in stages and spec.control:
+        for seed in spec.seeds:
+            export_control(spec, seed)
+    if "parity" in stages:
+        from .parity import check_parity
+
+        parity = check_parity(spec)
+        (spec.results_dir / "parity.json").write_text(json.dumps(parity, indent=2))
+        if not parity["passed"]:
+            logger.warning("data-order parity FAILED: see %s", spec.results_dir / "parity.json")
+    if "probe" in stages:
+        for name in spec.probes:
+            probe(spec, name)
+    if "summary" in stages:
+        from .summary import write_summary
+
+        return write_summary(spec)
+    return {}

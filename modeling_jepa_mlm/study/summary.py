@@ -1,0 +1,241 @@
+"""A study's summary: per run its budget, cost and held-out quality, the parity check, the probes' verdicts, the
+training curves and a model card per run, at fixed paths under `<results_dir>`:
+
+    summary.json, summary.md, training_curves.png, cards/<run>.md
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import statistics
+from collections import defaultdict
+from pathlib import Path
+from typing import Any
+
+from .runner import SUMMARY_FILE, probe_models, read_json
+from .spec import Run, StudySpec
+
+logger = logging.getLogger(__name__)
+
+EVAL_KEYS = ("eval_mlm_loss", "eval_mlm_accuracy", "eval_jepa_loss")
+
+
+def eval_curve(log_history: list[dict]) -> list[dict[str, float]]:
+    """The held-out evaluations of a run's `log_history`: step and the `EVAL_KEYS` present."""
+    return [
+        {"step": h["step"], **{k: h[k] for k in EVAL_KEYS if k in h}}
+        for h in log_history
+        if any(k in h for k in EVAL_KEYS)
+    ]
+
+
+def wall_seconds(spec: StudySpec) -> dict[str, float]:
+    """Pre-training wall time of each run over all its processes (sittings), from `walltime.jsonl`."""
+    path = spec.results_dir / "training" / "walltime.jsonl"
+    total: dict[str, float] = defaultdict(float)
+    if path.is_file():
+        for line in path.read_text().splitlines():
+            rec = json.loads(line)
+            if rec.get("stage") == "pretrain":
+                total[rec["run"]] += rec["wall_seconds"]
+    return dict(total)
+
+
+def run_record(spec: StudySpec, run: Run, walls: dict[str, float]) -> dict[str, Any]:
+    records = spec.results_dir / "training" / run.name
+    summary = read_json(records / SUMMARY_FILE) or {}
+    state = read_json(records / "trainer_state.json") or {}
+    curve = eval_curve(state.get("log_history", []))
+    tokens_per_step = (
+        run.config.get("per_device_train_batch_size", 8)
+        * run.config.get("gradient_accumulation_steps", 1)
+        * spec.num_processes
+        * run.config.get("max_seq_length", 128)
+    )
+    last = curve[-1] if curve else {}
+    return {
+        "run": run.name,
+        "arm": run.arm,
+        "seed": run.seed,
+        "complete": int(summary.get("steps", -1)) >= run.max_steps,
+        "steps": summary.get("steps"),
+        "max_steps": run.max_steps,
+        "tokens": summary.get("tokens_seen"),
+        "tokens_per_step": tokens_per_step,
+        "estimated_train_flops": summary.get("estimated_train_flops"),
+        "wall_seconds": round(walls.get(run.name, 0.0), 1),
+        **{f"final_{k}": last.get(k) for k in EVAL_KEYS if k in last},
+        "eval_curve": curve,
+    }
+
+
+def _mean_sd(values: list[float]) -> tuple[float | None, float | None]:
+    values = [v for v in values if v is not None]
+    if not values:
+        return None, None
+    return statistics.fmean(values), (statistics.stdev(values) if len(values) > 1 else None)
+
+
+def _fmt(x: Any, spec: str = ".3f") -> str:
+    if x is None:
+        return "-"
+    if isinstance(x, float):
+        return format(x, spec)
+    return str(x)
+
+
+def plot_training_curves(spec: StudySpec, runs: list[dict], path: Path) -> None:
+    """Held-out masked-token cross-entropy against tokens and against wall time, one colour per arm."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, 2, figsize=(10, 3.8), sharey=True)
+    arms = list(spec.arms)
+    colors = {a: plt.get_cmap("tab10")(i % 10) for i, a in enumerate(arms)}
+    labelled = set()
+    for rec in runs:
+        points = [p for p in rec["eval_curve"] if "eval_mlm_loss" in p]
+        if not points:
+            continue
+        steps = [p["step"] for p in points]
+        loss = [p["eval_mlm_loss"] for p in points]
+        tokens = [s * rec["tokens_per_step"] / 1e6 for s in steps]
+        per_step = rec["wall_seconds"] / rec["steps"] if rec.get("steps") else None
+        label = rec["arm"] if rec["arm"] not in labelled else None
+        labelled.add(rec["arm"])
+        axes[0].plot(tokens, loss, color=colors[rec["arm"]], label=label, lw=1.5)
+        if per_step:
+            axes[1].plot([s * per_step / 3600 for s in steps], loss, color=colors[rec["arm"]], lw=1.5)
+    axes[0].set_xlabel("tokens (millions)")
+    axes[1].set_xlabel("wall time (hours, as recorded)")
+    axes[0].set_ylabel("held-out masked-token cross-entropy")
+    for ax in axes:
+        ax.grid(alpha=0.3)
+    if labelled:
+        axes[0].legend(frameon=False, fontsize=8)
+    fig.suptitle(f"study {spec.name}: held-out MLM cross-entropy", fontsize=10)
+    fig.tight_layout()
+    fig.savefig(path, dpi=130)
+    plt.close(fig)
+
+
+def write_cards(spec: StudySpec) -> list[str]:
+    """A model card per run (and control) from its records and the first probe's results, copied to cards/."""
+    from ..publishing.cards import write_model_card
+
+    results = None
+    for name in spec.probes:
+        path = spec.results_dir / f"probe_{name}" / "results.json"
+        if path.is_file():
+            results = path
+            break
+    written = []
+    (spec.results_dir / "cards").mkdir(parents=True, exist_ok=True)
+    for name, folder in probe_models(spec):
+        if not (folder / "config.json").is_file():
+            continue
+        try:
+            card = write_model_card(folder, probe_results=results, model_name=name)
+        except (TypeError, ValueError) as err:  # an export the probe did not cover, or an older card API
+            logger.warning("no card for %s: %s", name, err)
+            continue
+        target = spec.results_dir / "cards" / f"{name}.md"
+        target.write_text(card.read_text())
+        written.append(str(target.relative_to(spec.results_dir)))
+    return written
+
+
+def write_summary(spec: StudySpec) -> dict[str, Any]:
+    """Write `summary.json`, `summary.md`, `training_curves.png` and the cards; return the summary."""
+    walls = wall_seconds(spec)
+    runs = [run_record(spec, r, walls) for r in spec.runs()]
+    by_arm: dict[str, list[dict]] = defaultdict(list)
+    for rec in runs:
+        by_arm[rec["arm"]].append(rec)
+    arms = {}
+    for arm, recs in by_arm.items():
+        mean, sd = _mean_sd([r.get("final_eval_mlm_loss") for r in recs])
+        arms[arm] = {
+            "seeds": [r["seed"] for r in recs],
+            "complete": all(r["complete"] for r in recs),
+            "final_eval_mlm_loss_mean": mean,
+            "final_eval_mlm_loss_sd": sd,
+            "wall_seconds_total": round(sum(r["wall_seconds"] for r in recs), 1),
+        }
+    parity = read_json(spec.results_dir / "parity.json")
+    probes = {}
+    for name in spec.probes:
+        results = read_json(spec.results_dir / f"probe_{name}" / "results.json")
+        if results is not None:
+            probes[name] = {
+                "report": f"probe_{name}/report.md",
+                "claims": results.get("claims"),
+            }
+    summary = {
+        "study": spec.name,
+        "description": spec.description,
+        "seeds": spec.seeds,
+        "budget": spec.budget,
+        "arms": arms,
+        "runs": runs,
+        "parity_passed": None if parity is None else parity["passed"],
+        "probes": probes,
+    }
+    if any(r["eval_curve"] for r in runs):
+        plot_training_curves(spec, runs, spec.results_dir / "training_curves.png")
+        summary["plots"] = ["training_curves.png"]
+    summary["cards"] = write_cards(spec)
+    (spec.results_dir / "summary.json").write_text(json.dumps(summary, indent=2))
+    (spec.results_dir / "summary.md").write_text(summary_markdown(summary))
+    return summary
+
+
+def summary_markdown(summary: dict[str, Any]) -> str:
+    """The summary as Markdown tables (what `summary.json` holds, without the curves)."""
+    lines = [f"# Study `{summary['study']}`", ""]
+    if summary["description"]:
+        lines += [summary["description"], ""]
+    lines += [f"Seeds: {summary['seeds']}; budget: {summary['budget']}.", ""]
+    lines += [
+        "| run | steps | tokens | est. FLOPs | wall time (s) | held-out MLM CE | held-out top-1 |",
+        "|---|---:|---:|---:|---:|---:|---:|",
+    ]
+    for r in summary["runs"]:
+        steps = f"{r['steps']}/{r['max_steps']}" if r["steps"] is not None else f"0/{r['max_steps']}"
+        lines.append(
+            f"| {r['run']} | {steps} | {_fmt(r['tokens'])} | {_fmt(r['estimated_train_flops'], '.3g')} | "
+            f"{_fmt(r['wall_seconds'], '.0f')} | {_fmt(r.get('final_eval_mlm_loss'))} | "
+            f"{_fmt(r.get('final_eval_mlm_accuracy'))} |"
+        )
+    lines += ["", "| arm | seeds | complete | held-out MLM CE, mean (sd over seeds) |", "|---|---|---|---|"]
+    for arm, a in summary["arms"].items():
+        sd = f" ({_fmt(a['final_eval_mlm_loss_sd'])})" if a["final_eval_mlm_loss_sd"] is not None else ""
+        lines.append(
+            f"| {arm} | {a['seeds']} | {a['complete']} | {_fmt(a['final_eval_mlm_loss_mean'])}{sd} |"
+        )
+    parity = summary["parity_passed"]
+    lines += [
+        "",
+        f"Data-order parity: {'not checked' if parity is None else ('passed' if parity else 'FAILED')} "
+        "(parity.json).",
+        "",
+    ]
+    for name, probe in summary["probes"].items():
+        lines += [f"## Probe `{name}` ([report]({probe['report']}))", ""]
+        claims = probe.get("claims") or []
+        if claims:
+            lines += ["| claim | models | verdict | evidence |", "|---|---|---|---|"]
+            for c in claims:
+                lines.append(
+                    f"| {c.get('claim')} | {c.get('model_a')} vs {c.get('model_b')} | {c.get('verdict')} | "
+                    f"{c.get('evidence', '')} |"
+                )
+            lines.append("")
+    if summary.get("plots"):
+        lines += ["![training curves](training_curves.png)", ""]
+    if summary.get("cards"):
+        lines += ["Model cards: " + ", ".join(f"[{Path(c).stem}]({c})" for c in summary["cards"]), ""]
+    return "\n".join(lines)

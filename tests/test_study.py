@@ -1,0 +1,215 @@
+"""The study runner: study-file checks, budgets, and a two-arm, two-seed study end to end on generated data,
+resumed after an interruption without retraining what was finished."""
+
+from __future__ import annotations
+
+import json
+import random
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+from conftest import WORDS
+
+from modeling_jepa_mlm.study import load_study, run_study
+from modeling_jepa_mlm.study.spec import merge_config, steps_for_budget
+
+TINY_MODEL = dict(
+    hidden_size=32,
+    num_hidden_layers=2,
+    num_attention_heads=4,
+    intermediate_size=37,
+    predictor_hidden_size=16,
+    predictor_num_hidden_layers=1,
+    predictor_num_attention_heads=2,
+    predictor_intermediate_size=24,
+    max_position_embeddings=64,
+    objective="mlm",
+)
+
+
+def test_merge_config_updates_model_config_key_by_key():
+    base = {"learning_rate": 1e-3, "model_config": {"hidden_size": 64, "objective": "mlm"}}
+    merged = merge_config(base, {"learning_rate": 3e-3, "model_config": {"objective": "hybrid"}})
+    assert merged == {"learning_rate": 3e-3, "model_config": {"hidden_size": 64, "objective": "hybrid"}}
+    assert base["model_config"]["objective"] == "mlm"  # the base is not modified
+
+
+def test_budget_in_tokens_gives_steps_per_arm():
+    config = {"per_device_train_batch_size": 16, "gradient_accumulation_steps": 2, "max_seq_length": 128}
+    assert steps_for_budget(config, {"tokens": 4096 * 10 + 100}) == 10
+    assert steps_for_budget(config, {"tokens": 4096 * 10}, num_processes=2) == 5
+    assert steps_for_budget(config, {"max_steps": 7}) == 7
+    with pytest.raises(ValueError, match="less than one step"):
+        steps_for_budget(config, {"tokens": 100})
+
+
+@pytest.mark.parametrize(
+    "change,match",
+    [
+        ({"arms": {}}, "arms must be a non-empty mapping"),
+        ({"seeds": [1, 1]}, "repeats a seed"),
+        ({"seeds": "42"}, "a non-empty list of integers"),
+        ({"budget": {"epochs": 2}}, r"accepted: \{tokens: N\} or \{max_steps: N\}"),
+        ({"arms": {"a": {"max_steps": 3}}}, "which the study sets for every run"),
+        ({"arms": {"random_init": {}}}, "arm name 'random_init' is not valid"),
+        ({"colour": "red"}, "unknown keys \\['colour'\\]; accepted keys: name, description"),
+        ({"probes": {"p": {"output_dir": "x"}}}, "which the study sets itself"),
+    ],
+)
+def test_bad_study_files_fail_naming_the_key(tmp_path, change, match):
+    (tmp_path / "base.yaml").write_text("max_seq_length: 32\n")
+    study = {"name": "s", "base": "base.yaml", "seeds": [1], "budget": {"tokens": 1000}, "arms": {"a": {}}}
+    (tmp_path / "s.yaml").write_text(yaml.safe_dump({**study, **change}))
+    with pytest.raises(ValueError, match=match):
+        load_study(tmp_path / "s.yaml")
+
+
+@pytest.fixture
+def tiny_study(tmp_path) -> Path:
+    """A two-arm (two learning rates), two-seed MLM study on a generated corpus, probed on synthetic SST-2."""
+    from transformers import BertTokenizer
+
+    from modeling_jepa_mlm.quickstart.synthetic import write_glue
+
+    rng = random.Random(0)
+    lines = [
+        f"the {rng.choice(WORDS[15:22])} {rng.choice(WORDS[3:6])} {rng.choice(WORDS[6:9])} on the "
+        f"{rng.choice(WORDS[12:15])} ."
+        for _ in range(400)
+    ]
+    (tmp_path / "corpus.txt").write_text("\n".join(lines) + "\n")
+    vocab = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", ".", *WORDS]
+    BertTokenizer(vocab={w: i for i, w in enumerate(vocab)}).save_pretrained(tmp_path / "tok")
+    write_glue(tmp_path / "glue", tasks=["sst2"], sizes={"train": 120, "validation": 60, "test": 10})
+    base = {
+        "model_config": TINY_MODEL,
+        "train_file": str(tmp_path / "corpus.txt"),
+        "tokenizer_name": str(tmp_path / "tok"),
+        "max_seq_length": 32,
+        "per_device_train_batch_size": 8,
+        "learning_rate": 3e-3,
+        "warmup_steps": 2,
+        "logging_steps": 2,
+        "eval_strategy": "steps",
+        "eval_steps": 3,
+        "validation_split_percentage": 10,
+        "save_strategy": "steps",
+        "save_steps": 3,
+        "report_to": "none",
+        "use_cpu": True,
+        "dataloader_num_workers": 0,
+        "disable_tqdm": True,
+    }
+    (tmp_path / "base.yaml").write_text(yaml.safe_dump(base))
+    study = {
+        "name": "tiny",
+        "description": "two learning rates, two seeds",
+        "base": "base.yaml",
+        "runs_dir": "runs",
+        "results_dir": "results",
+        "seeds": [1, 2],
+        "budget": {"tokens": 6 * 8 * 32},
+        "arms": {"slow": {"learning_rate": 1e-3}, "fast": {"learning_rate": 5e-3}},
+        "control": True,
+        "probes": {
+            "standard": {
+                "protocol": "standard",
+                "glue_dir": str(tmp_path / "glue"),
+                "tasks": ["sst2"],
+                "poolings": ["mean"],
+                "max_length": 32,
+                "n_bootstrap": 50,
+                "n_subsamples": 10,
+                "max_geometry_samples": 60,
+                "device": "cpu",
+            }
+        },
+    }
+    path = tmp_path / "study.yaml"
+    path.write_text(yaml.safe_dump(study, sort_keys=False))
+    return path
+
+
+@pytest.mark.slow
+def test_two_arm_two_seed_study_runs_end_to_end_and_resumes(tiny_study):
+    spec = load_study(tiny_study)
+    runs = spec.runs()
+    assert [r.name for r in runs] == ["slow-seed1", "slow-seed2", "fast-seed1", "fast-seed2"]
+    assert all(r.max_steps == 6 for r in runs)
+    assert {r.config["data_seed"] for r in runs} == {42}  # the seed changes init and masks, not the order
+
+    # An interrupted sitting: only one run was pre-trained.
+    run_study(spec, stages=("pretrain",), only=["slow-seed1"])
+    first = spec.runs_dir / "slow-seed1" / "training_summary.json"
+    before = (first.read_bytes(), first.stat().st_mtime_ns)
+
+    # The same command again, through the command line: the finished run is skipped, the others trained.
+    proc = subprocess.run(
+        [sys.executable, "-m", "modeling_jepa_mlm.study", str(tiny_study)],
+        capture_output=True,
+        text=True,
+        cwd=tiny_study.parent,
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "slow-seed1: complete (6 steps), skipped" in proc.stderr
+    assert (first.read_bytes(), first.stat().st_mtime_ns) == before
+    walltime = [
+        json.loads(x) for x in (spec.results_dir / "training" / "walltime.jsonl").read_text().splitlines()
+    ]
+    trained = [w["run"] for w in walltime if w["stage"] == "pretrain"]
+    assert sorted(trained) == ["fast-seed1", "fast-seed2", "slow-seed1", "slow-seed2"]  # each trained once
+    assert all(w["machine"]["cpu_count"] for w in walltime)
+
+    summary = json.loads((spec.results_dir / "summary.json").read_text())
+    assert [r["run"] for r in summary["runs"]] == [r.name for r in runs]
+    assert all(r["complete"] and r["tokens"] == 6 * 8 * 32 for r in summary["runs"])
+    assert all(len(r["eval_curve"]) == 2 for r in summary["runs"])  # evaluations at steps 3 and 6
+    assert summary["arms"]["slow"]["final_eval_mlm_loss_sd"] is not None
+    # Parity: one data order for all four runs; the same masks within a seed across the two arms.
+    parity = json.loads((spec.results_dir / "parity.json").read_text())
+    assert parity["passed"] and summary["parity_passed"]
+    assert [sorted(g["runs"]) for g in parity["data_groups"]] == [sorted(r.name for r in runs)]
+    assert sorted(sorted(g["runs"]) for g in parity["mask_groups"]) == [
+        ["fast-seed1", "slow-seed1"],
+        ["fast-seed2", "slow-seed2"],
+    ]
+    hashes = parity["runs"]
+    assert hashes["slow-seed1"]["batches"][0]["labels"] != hashes["slow-seed2"]["batches"][0]["labels"]
+    # The probe compared every run and both controls, and the summary, plot and cards sit at fixed paths.
+    results = json.loads((spec.results_dir / "probe_standard" / "results.json").read_text())
+    assert sorted(results["models"]) == sorted(
+        [r.name for r in runs] + ["random_init-seed1", "random_init-seed2"]
+    )
+    for name in ("summary.md", "training_curves.png", "study.yaml", "cards/fast-seed2.md"):
+        assert (spec.results_dir / name).is_file(), name
+
+    # Everything done: a third call trains nothing and probes nothing.
+    run_study(spec)
+    walltime_after = (spec.results_dir / "training" / "walltime.jsonl").read_text().splitlines()
+    assert len(walltime_after) == len(walltime)
+
+
+def test_control_holds_the_initial_weights_of_the_arms(tiny_study):
+    """The control's weights equal those a run starts from: a run with learning rate 0 ends where it began."""
+    import torch
+    from safetensors.torch import load_file
+
+    spec = load_study(tiny_study)
+    spec.arms = {"frozen": {"learning_rate": 0.0, "warmup_steps": 0, "weight_decay": 0.0}}
+    spec.budget = {"max_steps": 1}
+    spec.probes = {}
+    run_study(spec, stages=("pretrain", "control"))
+    for seed in spec.seeds:
+        control = load_file(spec.control_dir(seed) / "model.safetensors")
+        trained = load_file(spec.runs_dir / f"frozen-seed{seed}" / "model.safetensors")
+        assert control.keys() == trained.keys()
+        for key in control:
+            torch.testing.assert_close(control[key], trained[key], rtol=0, atol=0, msg=key)
+    a = load_file(spec.control_dir(1) / "model.safetensors")
+    b = load_file(spec.control_dir(2) / "model.safetensors")
+    assert not torch.equal(
+        a["jepa_mlm.embeddings.word_embeddings.weight"], b["jepa_mlm.embeddings.word_embeddings.weight"]
+    )
