@@ -18,7 +18,6 @@ The data collator in `modeling_jepa_mlm.training.collator` produces exactly thes
 from __future__ import annotations
 
 import logging
-import math
 from dataclasses import dataclass
 
 import torch
@@ -33,7 +32,8 @@ from transformers.modeling_outputs import (
     MaskedLMOutput,
     SequenceClassifierOutput,
 )
-from transformers.utils import ModelOutput
+from transformers.modeling_utils import ALL_ATTENTION_FUNCTIONS
+from transformers.utils import ModelOutput, can_return_tuple
 
 from .configuration_jepa_mlm import JepaMlmConfig
 from .ema import ema_update_
@@ -97,14 +97,45 @@ class JepaMlmEmbeddings(nn.Module):
         return self.dropout(self.LayerNorm(x))
 
 
+def eager_attention_forward(
+    module: nn.Module,
+    query: torch.Tensor,
+    key: torch.Tensor,
+    value: torch.Tensor,
+    attention_mask: torch.Tensor | None,
+    scaling: float,
+    dropout: float = 0.0,
+    **kwargs,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """`softmax(q k^T * scaling, masked) v` (Vaswani et al. 2017), the `eager` entry beside transformers'
+    `ALL_ATTENTION_FUNCTIONS` (as in transformers' BERT).
+
+    Args:
+        query: (B, H, Q, Dh); key, value: (B, H, L, Dh); attention_mask: (B, 1, 1 or Q, L) bool, True where a key
+            may be attended, or None.
+
+    Returns:
+        the attended values (B, Q, H, Dh) and the attention probabilities (B, H, Q, L).
+    """
+    scores = (query @ key.transpose(-1, -2)) * scaling  # (B, H, Q, L)
+    if attention_mask is not None:
+        scores = scores.masked_fill(~attention_mask, torch.finfo(scores.dtype).min)
+    probs = F.dropout(scores.softmax(dim=-1), p=dropout, training=module.training)
+    return (probs @ value).transpose(1, 2).contiguous(), probs
+
+
 class JepaMlmAttention(nn.Module):
-    """Multi-head self-attention with one fused QKV projection; SDPA by default, eager as the fallback."""
+    """Multi-head self-attention with one fused QKV projection; the kernel is `config._attn_implementation`
+    (`sdpa` by default, through transformers' `ALL_ATTENTION_FUNCTIONS`, or `eager`)."""
+
+    is_causal = False  # read by transformers' attention functions: an encoder attends both ways
 
     def __init__(self, config: JepaMlmConfig, hidden_size: int, num_heads: int) -> None:
         super().__init__()
         self.config = config
         self.num_heads = num_heads
         self.head_dim = hidden_size // num_heads
+        self.scaling = self.head_dim**-0.5
         self.qkv = nn.Linear(hidden_size, 3 * hidden_size)
         self.dense = nn.Linear(hidden_size, hidden_size)
         self.dropout_p = config.attention_probs_dropout_prob
@@ -137,17 +168,20 @@ class JepaMlmAttention(nn.Module):
                 .view(batch, num_queries, self.num_heads, self.head_dim)
                 .transpose(1, 2)
             )
-        dropout_p = self.dropout_p if self.training else 0.0
-        if self.config._attn_implementation == "eager":
-            scores = (q @ k.transpose(-1, -2)) / math.sqrt(self.head_dim)  # (B, H, Q, L)
-            if attention_mask is not None:
-                scores = scores.masked_fill(~attention_mask, torch.finfo(scores.dtype).min)
-            probs = F.dropout(scores.softmax(dim=-1), p=dropout_p, training=self.training)
-            context = probs @ v
-        else:
-            context = F.scaled_dot_product_attention(q, k, v, attn_mask=attention_mask, dropout_p=dropout_p)
-        context = context.transpose(1, 2).reshape(batch, num_queries, width)  # (B, Q, D)
-        return self.dense(context)
+        implementation = self.config._attn_implementation or "sdpa"
+        attend = (
+            eager_attention_forward if implementation == "eager" else ALL_ATTENTION_FUNCTIONS[implementation]
+        )
+        context, _ = attend(
+            self,
+            q,
+            k,
+            v,
+            attention_mask,
+            dropout=self.dropout_p if self.training else 0.0,
+            scaling=self.scaling,
+        )  # (B, Q, H, Dh)
+        return self.dense(context.reshape(batch, num_queries, width))
 
 
 class JepaMlmLayer(GradientCheckpointingLayer):
@@ -276,6 +310,7 @@ class JepaMlmModel(JepaMlmPreTrainedModel):
     def set_input_embeddings(self, value: nn.Embedding) -> None:
         self.embeddings.word_embeddings = value
 
+    @can_return_tuple
     def forward(
         self,
         input_ids: torch.Tensor,
@@ -283,9 +318,8 @@ class JepaMlmModel(JepaMlmPreTrainedModel):
         token_type_ids: torch.Tensor | None = None,
         position_ids: torch.Tensor | None = None,
         output_hidden_states: bool | None = None,
-        return_dict: bool | None = None,
-    ) -> BaseModelOutputWithPooling | tuple:
-        """Encode a batch.
+    ) -> BaseModelOutputWithPooling:
+        """Encode a batch (`return_dict=False` gives a tuple, through transformers' `can_return_tuple`).
 
         Args:
             input_ids: (B, L) token ids.
@@ -316,12 +350,11 @@ class JepaMlmModel(JepaMlmPreTrainedModel):
             if all_states is not None:
                 all_states.append(x)
         pooled = self.pooler(x, attention_mask, all_states)
-        out = BaseModelOutputWithPooling(
+        return BaseModelOutputWithPooling(
             last_hidden_state=x,
             pooler_output=pooled,
             hidden_states=tuple(all_states) if output_hidden_states else None,
         )
-        return out if return_dict is not False else out.to_tuple()
 
 
 class JepaMlmLMHead(nn.Module):
@@ -751,6 +784,7 @@ class JepaMlmForMaskedLM(JepaMlmPreTrainedModel):
     def set_output_embeddings(self, new_embeddings: nn.Linear) -> None:
         self.lm_head.decoder = new_embeddings
 
+    @can_return_tuple
     def forward(
         self,
         input_ids: torch.Tensor,
@@ -759,18 +793,18 @@ class JepaMlmForMaskedLM(JepaMlmPreTrainedModel):
         position_ids: torch.Tensor | None = None,
         labels: torch.Tensor | None = None,
         output_hidden_states: bool | None = None,
-        return_dict: bool | None = None,
-    ) -> MaskedLMOutput | tuple:
-        """Returns `MaskedLMOutput` with logits (B, L, V) and, given `labels` (-100 ignored), the MLM loss."""
+        **kwargs,
+    ) -> MaskedLMOutput:
+        """Returns `MaskedLMOutput` with logits (B, L, V) and, given `labels` (-100 ignored), the MLM loss
+        (transformers' `ForMaskedLM` loss)."""
         out = self.jepa_mlm(
             input_ids, attention_mask, token_type_ids, position_ids, output_hidden_states=output_hidden_states
         )
         logits = self.lm_head(out.last_hidden_state)
         loss = None
         if labels is not None:
-            loss = F.cross_entropy(logits.view(-1, logits.shape[-1]).float(), labels.view(-1))
-        result = MaskedLMOutput(loss=loss, logits=logits, hidden_states=out.hidden_states)
-        return result if return_dict is not False else result.to_tuple()
+            loss = self.loss_function(logits, labels, vocab_size=self.config.vocab_size, **kwargs)
+        return MaskedLMOutput(loss=loss, logits=logits, hidden_states=out.hidden_states)
 
 
 class JepaMlmForSequenceClassification(JepaMlmPreTrainedModel):
@@ -787,6 +821,7 @@ class JepaMlmForSequenceClassification(JepaMlmPreTrainedModel):
         self.classifier = nn.Linear(config.hidden_size, config.num_labels)
         self.post_init()
 
+    @can_return_tuple
     def forward(
         self,
         input_ids: torch.Tensor,
@@ -795,31 +830,18 @@ class JepaMlmForSequenceClassification(JepaMlmPreTrainedModel):
         position_ids: torch.Tensor | None = None,
         labels: torch.Tensor | None = None,
         output_hidden_states: bool | None = None,
-        return_dict: bool | None = None,
-    ) -> SequenceClassifierOutput | tuple:
-        """Returns `SequenceClassifierOutput` with logits (B, num_labels) and, given `labels`, the loss."""
+        **kwargs,
+    ) -> SequenceClassifierOutput:
+        """Returns `SequenceClassifierOutput` with logits (B, num_labels) and, given `labels`, the loss of
+        transformers' `ForSequenceClassification` (regression, single- or multi-label by `problem_type`)."""
         out = self.jepa_mlm(
             input_ids, attention_mask, token_type_ids, position_ids, output_hidden_states=output_hidden_states
         )
         logits = self.classifier(self.dropout(out.pooler_output))
         loss = None
         if labels is not None:
-            problem = self.config.problem_type
-            if problem is None:
-                if self.num_labels == 1:
-                    problem = "regression"
-                elif labels.dtype in (torch.long, torch.int):
-                    problem = "single_label_classification"
-                else:
-                    problem = "multi_label_classification"
-            if problem == "regression":
-                loss = F.mse_loss(logits.squeeze(-1).float(), labels.float().view(-1))
-            elif problem == "single_label_classification":
-                loss = F.cross_entropy(logits.view(-1, self.num_labels).float(), labels.view(-1))
-            else:
-                loss = F.binary_cross_entropy_with_logits(logits.float(), labels.float())
-        result = SequenceClassifierOutput(loss=loss, logits=logits, hidden_states=out.hidden_states)
-        return result if return_dict is not False else result.to_tuple()
+            loss = self.loss_function(labels, logits, self.config, **kwargs)
+        return SequenceClassifierOutput(loss=loss, logits=logits, hidden_states=out.hidden_states)
 
 
 __all__ = [

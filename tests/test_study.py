@@ -14,6 +14,7 @@ import yaml
 from conftest import WORDS
 
 from modeling_jepa_mlm.study import load_study, run_study
+from modeling_jepa_mlm.study.runner import probe
 from modeling_jepa_mlm.study.spec import merge_config, steps_for_budget
 
 TINY_MODEL = dict(
@@ -213,3 +214,15 @@ def test_control_holds_the_initial_weights_of_the_arms(tiny_study):
     assert not torch.equal(
         a["jepa_mlm.embeddings.word_embeddings.weight"], b["jepa_mlm.embeddings.word_embeddings.weight"]
     )
+
+
+def test_probe_refuses_to_overwrite_results_it_did_not_make(tiny_study):
+    spec = load_study(tiny_study)
+    foreign = spec.results_dir / "probe_standard"
+    foreign.mkdir(parents=True)
+    (foreign / "results.json").write_text(json.dumps({"models": {"hybrid": {}, "mlm": {}}}))
+    with pytest.raises(
+        FileExistsError, match=r"holds probe results this study did not make \(models \['hybrid', 'mlm'\]\)"
+    ):
+        probe(spec, "standard")
+    assert json.loads((foreign / "results.json").read_text()) == {"models": {"hybrid": {}, "mlm": {}}}

@@ -32,6 +32,7 @@ logger = logging.getLogger(__name__)
 STAGES = ("pretrain", "control", "parity", "probe", "summary")
 RUN_CONFIG_FILE = "study_run.yaml"  # the resolved run_pretraining config of a run, in its output folder
 SUMMARY_FILE = "training_summary.json"
+PROBE_MARKER = "study_probe.json"  # written before a probe runs: this folder's results are the study's own
 TRAINING_RECORDS = ("training_summary.json", "run_config.yaml", "trainer_state.json")
 
 
@@ -211,6 +212,11 @@ def probe(spec: StudySpec, name: str) -> Path:
     if results is not None and sorted(results.get("models", {})) == sorted(n for n, _ in models):
         logger.info("probe %s: done for these models, skipped", name)
         return out
+    if results is not None and not (out / PROBE_MARKER).is_file():
+        raise FileExistsError(
+            f"{out} holds probe results this study did not make (models {sorted(results.get('models', {}))}); "
+            "the probe would overwrite them. Move them elsewhere or give the study another results_dir."
+        )
     argv = [
         "--model_name_or_path",
         *(str(p) for _, p in models),
@@ -221,6 +227,9 @@ def probe(spec: StudySpec, name: str) -> Path:
         *probe_flags(spec.probes[name]),
     ]
     out.mkdir(parents=True, exist_ok=True)
+    (out / PROBE_MARKER).write_text(
+        json.dumps({"study": spec.name, "models": [n for n, _ in models]}, indent=2)
+    )
     begin = time.perf_counter()
     with (out / "probe.log").open("a") as log:
         proc = subprocess.run(
