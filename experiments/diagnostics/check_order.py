@@ -1,0 +1,140 @@
+"""Data-order parity: every arm of a study reads the same sequences in the same order with the same BERT masks.
+
+Rebuilds each arm's training data loader as `run_pretraining.py` does (the study's base config with the arm's
+overrides, the `datasets` cache) and hashes the first batches: the clean token ids (data and order) and the
+BERT-masked inputs and MLM labels (masks). With `--step` it first resumes at that global step the way the Trainer
+does (`Trainer._run_epoch`: epoch = step // batches per epoch, `accelerate.skip_first_batches` over the rest,
+then `set_epoch`), which checks a continuation, and compares the first batch with the one an uninterrupted run
+reads at that step (the sampler set to that epoch, the loader read on to that batch). On 2015.en at batch 16 an
+epoch is 8,850 batches, so resumes from step 8,850 on fall in a later epoch, whose shuffle is seeded by
+`data_seed + epoch`. Writes JSON (stdout, or --output). Run from the repository root (the base's data paths are
+relative to it).
+
+    python experiments/diagnostics/check_order.py experiments/studies/cpu_49m.yaml --n_batches 3 --step 12000
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import itertools
+import json
+import sys
+import tempfile
+from pathlib import Path
+
+import yaml
+from accelerate import skip_first_batches
+from transformers import set_seed
+
+from modeling_jepa_mlm.training import pretrain
+from modeling_jepa_mlm.training.trainer import JepaMlmTrainer
+
+HASHED = ("clean_input_ids", "input_ids", "labels")
+
+
+def digest(t) -> str:
+    """The first 16 hex digits of the SHA-256 of a tensor's bytes."""
+    return hashlib.sha256(t.contiguous().numpy().tobytes()).hexdigest()[:16]
+
+
+def arm_config(base: dict, override: dict) -> dict:
+    """The base config with an arm's overrides; `model_config` is merged key by key, other keys replaced."""
+    merged = {**base, **{k: v for k, v in override.items() if k != "model_config"}}
+    merged["model_config"] = {**base.get("model_config", {}), **override.get("model_config", {})}
+    return merged
+
+
+def study_arms(study_path: Path) -> dict[str, dict]:
+    """Each arm's full config from a study file (`base` relative to the study file, `arms` its overrides)."""
+    study = yaml.safe_load(study_path.read_text())
+    base = yaml.safe_load((study_path.parent / study["base"]).read_text())
+    return {name: arm_config(base, override or {}) for name, override in study["arms"].items()}
+
+
+def resumed_loader(loader, epoch: int, offset: int):
+    """The loader the Trainer iterates in `epoch` after resuming `offset` batches into it (transformers
+    `Trainer._run_epoch`: skip, then `set_epoch` on the loader and on a wrapped batch sampler)."""
+    if offset > 0:
+        loader = skip_first_batches(loader, offset)
+    loader.set_epoch(epoch)
+    inner = getattr(getattr(loader, "batch_sampler", None), "batch_sampler", None)
+    if hasattr(inner, "set_epoch"):
+        inner.set_epoch(epoch)
+    return loader
+
+
+def train_loader(config_path: Path, output_dir: str):
+    """The Trainer's training loader of one arm, built as `run_pretraining.py` builds it."""
+    model_args, data_args, training_args = pretrain.parse_args([str(config_path), "--output_dir", output_dir])
+    set_seed(training_args.seed)
+    raw = pretrain.load_raw(data_args, training_args.seed)
+    tokenizer = pretrain.build_tokenizer(data_args, raw, training_args.output_dir)
+    model = pretrain.build_model(model_args, tokenizer, data_args.max_seq_length)
+    packed = pretrain.pack(raw, tokenizer, data_args, training_args)
+    trainer = JepaMlmTrainer(
+        model=model,
+        args=training_args,
+        train_dataset=packed["train"],
+        data_collator=pretrain.build_collator(model.config, data_args, tokenizer, training_args.seed),
+        processing_class=tokenizer,
+    )
+    return trainer, len(packed["train"])
+
+
+def hashes(batch) -> dict[str, str]:
+    return {k: digest(batch[k]) for k in HASHED}
+
+
+def check(arms: dict[str, dict], n_batches: int, step: int, workdir: Path) -> dict:
+    """Per arm the hashes of `n_batches` batches read after resuming at `step`; whether all arms agree (per
+    hashed field and overall); and, for the first arm, whether the resumed batch equals the uninterrupted one."""
+    out: dict = {}
+    for i, (name, config) in enumerate(arms.items()):
+        path = workdir / f"{name}.yaml"
+        path.write_text(yaml.safe_dump(config))
+        trainer, train_sequences = train_loader(path, str(workdir / name))
+        epoch, offset = divmod(step, len(trainer.get_train_dataloader()))
+        loader = resumed_loader(trainer.get_train_dataloader(), epoch, offset)
+        out[name] = {
+            "train_sequences": train_sequences,
+            "resumed_at_step": step,
+            "epoch": epoch,
+            "skipped_batches_in_epoch": offset,
+            "batches": [hashes(batch) for batch in itertools.islice(loader, n_batches)],
+        }
+        if step and i == 0:
+            uninterrupted = resumed_loader(trainer.get_train_dataloader(), epoch, 0)
+            batch = next(itertools.islice(uninterrupted, offset, None))
+            out["resume_matches_uninterrupted"] = hashes(batch) == out[name]["batches"][0]
+    first = out[next(iter(arms))]["batches"]
+    out["identical"] = {
+        key: all([b[key] for b in out[a]["batches"]] == [b[key] for b in first] for a in arms)
+        for key in HASHED
+    }
+    out["identical"]["all"] = all(out[a]["batches"] == first for a in arms)
+    return out
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("study", help="study file (experiments/studies/<name>.yaml): its base config and arms")
+    p.add_argument("--n_batches", type=int, default=3)
+    p.add_argument("--step", type=int, default=0, help="resume at this global step first (0: from the start)")
+    p.add_argument(
+        "--output", type=argparse.FileType("w"), default=sys.stdout, help="JSON file (default: stdout)"
+    )
+    return p.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> dict:
+    args = parse_args(argv)
+    arms = study_arms(Path(args.study))
+    with tempfile.TemporaryDirectory(prefix="order_check_") as workdir:
+        out = check(arms, args.n_batches, args.step, Path(workdir))
+    args.output.write(json.dumps(out, indent=2) + "\n")
+    return out
+
+
+if __name__ == "__main__":
+    main()
