@@ -10,12 +10,17 @@ import sys
 from pathlib import Path
 
 import pytest
+import test_pretraining
 import yaml
+from test_pretraining import ARMS, TINY_MODEL
 
 REPO = Path(__file__).resolve().parents[1]
 EXPERIMENTS = REPO / "experiments"
 RESULTS = EXPERIMENTS / "results" / "cpu_49m"
 STUDY = EXPERIMENTS / "studies" / "cpu_49m.yaml"
+# the generated corpus and tokenizer of the pre-training tests, as fixtures of this module too
+corpus = test_pretraining.corpus
+tokenizer_dir = test_pretraining.tokenizer_dir
 DIAGNOSTICS = ("balance_clock", "bert_reference", "check_order", "mlm_sanity", "plateau", "summarize_cpu_49m")
 
 
@@ -179,3 +184,49 @@ def test_plateau_variants_and_losses(tmp_path):
         module.variant_flags("mask30", str(config))
     history = [{"step": 100, "mlm_loss": 7.12345}, {"step": 120, "mlm_loss": 7.0}, {"step": 200, "loss": 6.9}]
     assert module.mlm_losses(history) == {100: 7.123}
+
+
+def test_check_order_finds_the_arms_identical_across_an_epoch_resume_and_a_seed_change_not(
+    tmp_path, corpus, tokenizer_dir
+):
+    """A three-arm study on generated text: the same clean ids, masked inputs and labels in every arm, also after
+    resuming in the second epoch (equal to what an uninterrupted loader reads there); an arm with another
+    seed differs."""
+    module = diagnostic("check_order")
+    base = {
+        "model_config": {**TINY_MODEL, "objective": "mlm"},
+        "train_file": str(corpus),
+        "tokenizer_name": str(tokenizer_dir),
+        "max_seq_length": 32,
+        "per_device_train_batch_size": 8,
+        "seed": 7,
+        "data_seed": 7,
+        "use_cpu": True,
+        "report_to": "none",
+        "dataloader_num_workers": 0,
+    }
+    (tmp_path / "base.yaml").write_text(yaml.safe_dump(base))
+    study = {
+        "base": "base.yaml",
+        "arms": {arm: {"model_config": overrides} for arm, overrides in ARMS.items()},
+    }
+    (tmp_path / "study.yaml").write_text(yaml.safe_dump(study, sort_keys=False))
+    arms = module.study_arms(tmp_path / "study.yaml")
+    assert arms["hybrid_shared"]["model_config"] == {
+        **TINY_MODEL,
+        "objective": "hybrid",
+        "jepa_context": "shared",
+    }
+
+    start = module.check(arms, 2, 0, tmp_path / "start")
+    batches_per_epoch = -(-start["mlm"]["train_sequences"] // 8)
+    step = batches_per_epoch + 3
+    resumed = module.check(arms, 2, step, tmp_path / "resumed")
+    for out in (start, resumed):
+        assert out["identical"] == {"clean_input_ids": True, "input_ids": True, "labels": True, "all": True}
+    assert (resumed["mlm"]["epoch"], resumed["mlm"]["skipped_batches_in_epoch"]) == (1, 3)
+    assert resumed["resume_matches_uninterrupted"] is True
+    assert resumed["mlm"]["batches"] != start["mlm"]["batches"]
+
+    arms["hybrid"]["seed"] = arms["hybrid"]["data_seed"] = 8
+    assert module.check(arms, 2, 0, tmp_path / "seed")["identical"]["all"] is False

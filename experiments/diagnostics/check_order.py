@@ -90,6 +90,7 @@ def check(arms: dict[str, dict], n_batches: int, step: int, workdir: Path) -> di
     """Per arm the hashes of `n_batches` batches read after resuming at `step`; whether all arms agree (per
     hashed field and overall); and, for the first arm, whether the resumed batch equals the uninterrupted one."""
     out: dict = {}
+    workdir.mkdir(parents=True, exist_ok=True)
     for i, (name, config) in enumerate(arms.items()):
         path = workdir / f"{name}.yaml"
         path.write_text(yaml.safe_dump(config))
