@@ -110,16 +110,17 @@ def test_study_budget_is_the_published_step_count():
     assert (STUDY.parent / study["results_dir"]).resolve() == RESULTS
 
 
-def test_arm_config_merges_model_config_and_replaces_other_keys():
-    merge = diagnostic("check_order").arm_config
-    base = {"model_config": {"objective": "mlm", "hidden_size": 256}, "seed": 42, "max_steps": 10}
-    merged = merge(base, {"model_config": {"objective": "hybrid"}, "max_steps": 20})
-    assert merged == {
-        "model_config": {"objective": "hybrid", "hidden_size": 256},
-        "seed": 42,
-        "max_steps": 20,
-    }
-    assert base["model_config"]["objective"] == "mlm"
+def test_the_study_runner_reads_the_cpu_study_as_the_published_budget():
+    from modeling_jepa_mlm.study.spec import load_study
+
+    spec = load_study(STUDY)
+    assert spec.results_dir == RESULTS.resolve()
+    assert [(r.arm, r.seed, r.max_steps) for r in spec.runs()] == [
+        ("mlm", 42, 24_000),
+        ("hybrid", 42, 24_000),
+        ("hybrid_shared", 42, 24_000),
+    ]
+    assert set(spec.probes) == {"standard", "paper"}
 
 
 def test_balance_clock_logit_equals_summed_learning_rate_when_s_is_its_sigmoid():
@@ -212,7 +213,10 @@ def test_check_order_finds_the_arms_identical_across_an_epoch_resume_and_a_seed_
     }
     (tmp_path / "base.yaml").write_text(yaml.safe_dump(base))
     study = {
+        "name": "tiny",
         "base": "base.yaml",
+        "seeds": [7],
+        "budget": {"max_steps": 10},
         "arms": {arm: {"model_config": overrides} for arm, overrides in ARMS.items()},
     }
     (tmp_path / "study.yaml").write_text(yaml.safe_dump(study, sort_keys=False))

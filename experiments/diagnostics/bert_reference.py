@@ -77,7 +77,7 @@ def main(argv: list[str] | None = None) -> dict:
     args, overrides = parse_args(argv)
     model_args, data_args, training_args = rp.parse_args([args.config, *overrides])
     set_seed(training_args.seed)
-    raw = rp.load_raw(data_args, training_args.seed)
+    raw = rp.load_raw(data_args, training_args)
     out_dir = tempfile.mkdtemp(prefix="bert-reference-")
     tokenizer = rp.build_tokenizer(data_args, raw, out_dir)
     ours = rp.build_model(model_args, tokenizer, data_args.max_seq_length).config

@@ -1,14 +1,16 @@
-"""Data-order parity: every arm of a study reads the same sequences in the same order with the same BERT masks.
+"""Data-order parity at any step: every arm of a study reads the same batches, also after a resume there.
 
-Rebuilds each arm's training data loader as `run_pretraining.py` does (the study's base config with the arm's
-overrides, the `datasets` cache) and hashes the first batches: the clean token ids (data and order) and the
-BERT-masked inputs and MLM labels (masks). With `--step` it first resumes at that global step the way the Trainer
-does (`Trainer._run_epoch`: epoch = step // batches per epoch, `accelerate.skip_first_batches` over the rest,
-then `set_epoch`), which checks a continuation, and compares the first batch with the one an uninterrupted run
-reads at that step (the sampler set to that epoch, the loader read on to that batch). On 2015.en at batch 16 an
+The study runner checks parity itself (`modeling_jepa_mlm.study.parity`: the first batches of every run, and
+each resume it recorded, against an uninterrupted loader). This script is the check the published CPU comparison
+ran at each step an arm resumed from (`results/cpu_49m/order_check_<step>.json`): it rebuilds each arm's
+training loader as `run_pretraining.py` does (the study's resolved config of its first seed, the `datasets`
+cache), resumes at `--step` the way the Trainer does (epoch = step // batches per epoch,
+`accelerate.skip_first_batches` over the rest, then `set_epoch`) and hashes the batches read from there: the
+clean token ids (data and order), the BERT-masked inputs and the MLM labels (masks). For the first arm it also
+compares the first of them with the batch an uninterrupted loader reads at that step. On 2015.en at batch 16 an
 epoch is 8,850 batches, so resumes from step 8,850 on fall in a later epoch, whose shuffle is seeded by
-`data_seed + epoch`. Writes JSON (stdout, or --output). Run from the repository root (the base's data paths are
-relative to it).
+`data_seed + epoch`. Writes JSON (stdout, or --output). Run from the repository root (the base's data paths
+are relative to it).
 
     python experiments/diagnostics/check_order.py experiments/studies/cpu_49m.yaml --n_batches 3 --step 12000
 """
@@ -16,7 +18,6 @@ relative to it).
 from __future__ import annotations
 
 import argparse
-import hashlib
 import itertools
 import json
 import sys
@@ -24,51 +25,27 @@ import tempfile
 from pathlib import Path
 
 import yaml
-from accelerate import skip_first_batches
 from transformers import set_seed
 
+from modeling_jepa_mlm.study.parity import BATCH_KEYS, _loader_at, digest
+from modeling_jepa_mlm.study.spec import load_study
 from modeling_jepa_mlm.training import pretrain
 from modeling_jepa_mlm.training.trainer import JepaMlmTrainer
 
-HASHED = ("clean_input_ids", "input_ids", "labels")
-
-
-def digest(t) -> str:
-    """The first 16 hex digits of the SHA-256 of a tensor's bytes."""
-    return hashlib.sha256(t.contiguous().numpy().tobytes()).hexdigest()[:16]
-
-
-def arm_config(base: dict, override: dict) -> dict:
-    """The base config with an arm's overrides; `model_config` is merged key by key, other keys replaced."""
-    merged = {**base, **{k: v for k, v in override.items() if k != "model_config"}}
-    merged["model_config"] = {**base.get("model_config", {}), **override.get("model_config", {})}
-    return merged
-
 
 def study_arms(study_path: Path) -> dict[str, dict]:
-    """Each arm's full config from a study file (`base` relative to the study file, `arms` its overrides)."""
-    study = yaml.safe_load(study_path.read_text())
-    base = yaml.safe_load((study_path.parent / study["base"]).read_text())
-    return {name: arm_config(base, override or {}) for name, override in study["arms"].items()}
-
-
-def resumed_loader(loader, epoch: int, offset: int):
-    """The loader the Trainer iterates in `epoch` after resuming `offset` batches into it (transformers
-    `Trainer._run_epoch`: skip, then `set_epoch` on the loader and on a wrapped batch sampler)."""
-    if offset > 0:
-        loader = skip_first_batches(loader, offset)
-    loader.set_epoch(epoch)
-    inner = getattr(getattr(loader, "batch_sampler", None), "batch_sampler", None)
-    if hasattr(inner, "set_epoch"):
-        inner.set_epoch(epoch)
-    return loader
+    """Each arm's resolved config (first seed) from a study file, as the study runner resolves it."""
+    runs = {}
+    for run in load_study(study_path).runs():
+        runs.setdefault(run.arm, run.config)
+    return runs
 
 
 def train_loader(config_path: Path, output_dir: str):
     """The Trainer's training loader of one arm, built as `run_pretraining.py` builds it."""
     model_args, data_args, training_args = pretrain.parse_args([str(config_path), "--output_dir", output_dir])
     set_seed(training_args.seed)
-    raw = pretrain.load_raw(data_args, training_args.seed)
+    raw = pretrain.load_raw(data_args, training_args)
     tokenizer = pretrain.build_tokenizer(data_args, raw, training_args.output_dir)
     model = pretrain.build_model(model_args, tokenizer, data_args.max_seq_length)
     packed = pretrain.pack(raw, tokenizer, data_args, training_args)
@@ -83,7 +60,7 @@ def train_loader(config_path: Path, output_dir: str):
 
 
 def hashes(batch) -> dict[str, str]:
-    return {k: digest(batch[k]) for k in HASHED}
+    return {k: digest(batch[k]) for k in BATCH_KEYS}
 
 
 def check(arms: dict[str, dict], n_batches: int, step: int, workdir: Path) -> dict:
@@ -96,7 +73,7 @@ def check(arms: dict[str, dict], n_batches: int, step: int, workdir: Path) -> di
         path.write_text(yaml.safe_dump(config))
         trainer, train_sequences = train_loader(path, str(workdir / name))
         epoch, offset = divmod(step, len(trainer.get_train_dataloader()))
-        loader = resumed_loader(trainer.get_train_dataloader(), epoch, offset)
+        loader = _loader_at(trainer.get_train_dataloader(), epoch, offset)
         out[name] = {
             "train_sequences": train_sequences,
             "resumed_at_step": step,
@@ -105,13 +82,13 @@ def check(arms: dict[str, dict], n_batches: int, step: int, workdir: Path) -> di
             "batches": [hashes(batch) for batch in itertools.islice(loader, n_batches)],
         }
         if step and i == 0:
-            uninterrupted = resumed_loader(trainer.get_train_dataloader(), epoch, 0)
+            uninterrupted = _loader_at(trainer.get_train_dataloader(), epoch, 0)
             batch = next(itertools.islice(uninterrupted, offset, None))
             out["resume_matches_uninterrupted"] = hashes(batch) == out[name]["batches"][0]
     first = out[next(iter(arms))]["batches"]
     out["identical"] = {
         key: all([b[key] for b in out[a]["batches"]] == [b[key] for b in first] for a in arms)
-        for key in HASHED
+        for key in BATCH_KEYS
     }
     out["identical"]["all"] = all(out[a]["batches"] == first for a in arms)
     return out
