@@ -270,7 +270,7 @@ def test_card_without_probe_or_run_records_still_validates(tmp_path, tiny_config
 
 
 def test_untrained_export_is_not_called_pre_trained(tmp_path, tiny_config):
-    # The random-initialisation control of experiments/02_random_control.py: an MLM-configured export with a
+    # The random-initialisation control of a study (`control: true`): an MLM-configured export with a
     # summary of 0 steps and none of the batch, throughput or process fields, and no run_config.yaml.
     folder = tmp_path / "random_init"
     model = JepaMlmForMaskedLM(tiny_config(objective="mlm"))

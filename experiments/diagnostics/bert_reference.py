@@ -1,4 +1,4 @@
-"""Diagnostic (issue 10): is the MLM arm's slow start this project's model, or the budget?
+"""Is the MLM arm's slow start this project's model, or the budget?
 
 Trains transformers' own `BertForMaskedLM` (same size as the MLM arm: 4 x 256, 4 heads, intermediate 1024,
 post-LN, dropout 0, tied decoder, full-vocabulary logits as a user gets them) with the MLM arm's YAML: the same
@@ -8,7 +8,11 @@ rate schedule (its `max_steps`, so the schedule is the arm's) and bf16 autocast,
 at the same steps (the arm's `trainer_state.json`). Equal curves mean the model is not what holds the MLM
 back. Writes JSON to stdout.
 
-    python experiments/08_bert_reference.py [--stop_at 400] [--config experiments/configs/cpu_mlm.yaml]
+    python experiments/diagnostics/bert_reference.py experiments/configs/cpu_base.yaml --stop_at 400 \
+        --arm_state experiments/results/cpu_49m/stage1_6m/training/mlm_trainer_state.json
+
+The published run (`results/diagnostics/bert_reference.json`) used the first stage's MLM arm: its config had
+`max_steps: 3000` (the schedule this reference follows); pass `--max_steps 3000` with the base to repeat it.
 """
 
 from __future__ import annotations
@@ -20,13 +24,10 @@ import tempfile
 import time
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO))
+from transformers import BertConfig, BertForMaskedLM, Trainer, TrainerCallback, set_seed
+from transformers.trainer_callback import PrinterCallback
 
-from transformers import BertConfig, BertForMaskedLM, Trainer, TrainerCallback, set_seed  # noqa: E402
-from transformers.trainer_callback import PrinterCallback  # noqa: E402
-
-import run_pretraining as rp  # noqa: E402
+from modeling_jepa_mlm.training import pretrain as rp
 
 BERT_KEYS = ("input_ids", "attention_mask", "token_type_ids", "labels")
 # JepaMlmConfig keeps BERT's field names: these carry over to BertConfig as they are
@@ -57,15 +58,26 @@ class StopAt(TrainerCallback):
         return control
 
 
-def main() -> None:
-    p = argparse.ArgumentParser()
-    p.add_argument("--config", default=str(REPO / "experiments/configs/cpu_mlm.yaml"))
-    p.add_argument("--stop_at", type=int, default=400)
-    p.add_argument("--arm_state", default=str(REPO / "experiments/results/training/mlm_trainer_state.json"))
-    args = p.parse_args()
-    model_args, data_args, training_args = rp.parse_args([args.config])
+def parse_args(argv: list[str] | None = None) -> tuple[argparse.Namespace, list[str]]:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("config", help="the MLM arm's run_pretraining config (YAML); flags after it override it")
+    p.add_argument("--stop_at", type=int, default=400, help="stop after this many steps")
+    p.add_argument(
+        "--arm_state",
+        default=None,
+        help="the MLM arm's trainer_state.json, whose logged losses are set beside",
+    )
+    p.add_argument(
+        "--output", type=argparse.FileType("w"), default=sys.stdout, help="JSON file (default: stdout)"
+    )
+    return p.parse_known_args(argv)
+
+
+def main(argv: list[str] | None = None) -> dict:
+    args, overrides = parse_args(argv)
+    model_args, data_args, training_args = rp.parse_args([args.config, *overrides])
     set_seed(training_args.seed)
-    raw = rp.load_raw(data_args, training_args.seed)
+    raw = rp.load_raw(data_args, training_args)
     out_dir = tempfile.mkdtemp(prefix="bert-reference-")
     tokenizer = rp.build_tokenizer(data_args, raw, out_dir)
     ours = rp.build_model(model_args, tokenizer, data_args.max_seq_length).config
@@ -95,7 +107,7 @@ def main() -> None:
     wall = time.perf_counter() - start
     bert = {int(h["step"]): h["loss"] for h in trainer.state.log_history if "loss" in h}
     arm = {}
-    if Path(args.arm_state).exists():
+    if args.arm_state:
         history = json.loads(Path(args.arm_state).read_text())["log_history"]
         arm = {int(h["step"]): h.get("mlm_loss", h.get("loss")) for h in history if "loss" in h}
     rows = [{"step": s, "bert_loss": bert[s], "mlm_arm_loss": arm.get(s)} for s in sorted(bert)]
@@ -111,7 +123,8 @@ def main() -> None:
         ),
         "curves": rows,
     }
-    print(json.dumps(out, indent=2))
+    args.output.write(json.dumps(out, indent=2) + "\n")
+    return out
 
 
 if __name__ == "__main__":

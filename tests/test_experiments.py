@@ -1,0 +1,241 @@
+"""experiments/: the CPU study file against the published run configs, the summarizer against the published
+summaries (byte for byte), and the diagnostics' formulas on hand-made inputs."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import math
+import sys
+from pathlib import Path
+
+import pytest
+import test_pretraining
+import yaml
+from test_pretraining import ARMS, TINY_MODEL
+
+REPO = Path(__file__).resolve().parents[1]
+EXPERIMENTS = REPO / "experiments"
+RESULTS = EXPERIMENTS / "results" / "cpu_49m"
+STUDY = EXPERIMENTS / "studies" / "cpu_49m.yaml"
+# the generated corpus and tokenizer of the pre-training tests, as fixtures of this module too
+corpus = test_pretraining.corpus
+tokenizer_dir = test_pretraining.tokenizer_dir
+DIAGNOSTICS = ("balance_clock", "bert_reference", "check_order", "mlm_sanity", "plateau", "summarize_cpu_49m")
+
+
+def diagnostic(name: str):
+    """Import experiments/diagnostics/<name>.py (a script folder, not a package) under its own name."""
+    module_name = f"experiments_diagnostics_{name}"
+    if module_name not in sys.modules:
+        spec = importlib.util.spec_from_file_location(module_name, EXPERIMENTS / "diagnostics" / f"{name}.py")
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[module_name] = module  # dataclasses look their module up here
+        spec.loader.exec_module(module)
+    return sys.modules[module_name]
+
+
+@pytest.mark.parametrize("name", DIAGNOSTICS)
+def test_every_diagnostic_imports_the_package_and_answers_help(name, capsys):
+    module = diagnostic(name)
+    with pytest.raises(SystemExit) as exit_info:
+        module.main(["--help"]) if name != "bert_reference" else module.parse_args(["--help"])
+    assert exit_info.value.code == 0
+    assert "usage:" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("budget", ["", "stage2_12m", "stage3_25m"])
+def test_summary_regenerated_from_the_moved_results_is_byte_identical(budget, tmp_path):
+    diagnostic("summarize_cpu_49m").main(
+        [str(RESULTS / budget), "--published_paths", "--output_dir", str(tmp_path)]
+    )
+    for name in ("SUMMARY.md", "README_block.md"):
+        assert (tmp_path / name).read_bytes() == (RESULTS / budget / name).read_bytes(), name
+
+
+def test_first_stage_summary_differs_only_by_the_later_claims_at_a_glance_table(tmp_path):
+    """stage1_6m's files were last written before the summarizer had that table; nothing else differs."""
+    diagnostic("summarize_cpu_49m").main(
+        [str(RESULTS / "stage1_6m"), "--published_paths", "--output_dir", str(tmp_path)]
+    )
+    regenerated = (tmp_path / "SUMMARY.md").read_text()
+    start = regenerated.index("## The claims at a glance")
+    end = regenerated.index("## Training: budgets")
+    assert regenerated[:start] + regenerated[end:] == (RESULTS / "stage1_6m" / "SUMMARY.md").read_text()
+
+
+def test_summarizer_refuses_a_folder_without_records(tmp_path):
+    with pytest.raises(SystemExit, match="no training/mlm_training_summary.json"):
+        diagnostic("summarize_cpu_49m").main([str(tmp_path)])
+
+
+def test_study_arms_resolve_to_the_published_run_configs(tmp_path):
+    """Base + each arm's overrides, parsed as run_pretraining.py parses a config, give every setting of the
+    published 24,000-step run_config.yaml but the paths (relative to the repository now, absolute then) and the
+    output folder; the arm's model settings are the published ones."""
+    from modeling_jepa_mlm import JepaMlmConfig
+    from modeling_jepa_mlm.training.pretrain import parse_args, resolved_run_config
+
+    arms = diagnostic("check_order").study_arms(STUDY)
+    assert list(arms) == ["mlm", "hybrid", "hybrid_shared"]
+    for arm, config in arms.items():
+        path = tmp_path / f"{arm}.yaml"
+        path.write_text(yaml.safe_dump(config))
+        model_args, data_args, training_args = parse_args([str(path)])
+        model_config = JepaMlmConfig(**model_args.config_overrides())
+        resolved = resolved_run_config(model_args, data_args, training_args, model_config)
+        resolved = json.loads(json.dumps(resolved))
+        published = yaml.safe_load((RESULTS / "training" / f"{arm}_run_config.yaml").read_text())
+        # disable_tqdm's default follows the logging level of the process, not the config
+        differ = {
+            k
+            for k in published
+            if k not in ("model_config", "disable_tqdm") and resolved.get(k) != published[k]
+        }
+        assert differ == {"dataset_name", "tokenizer_name", "output_dir"}, arm
+        assert resolved["dataset_name"] == "../shared/data/wikipedia"
+        assert published["dataset_name"] == "/work/shared/data/wikipedia"
+        for key, value in config["model_config"].items():
+            assert published["model_config"][key] == value, (arm, key)
+
+
+def test_study_budget_is_the_published_step_count():
+    study = yaml.safe_load(STUDY.read_text())
+    base = yaml.safe_load((STUDY.parent / study["base"]).read_text())
+    per_step = (
+        base["per_device_train_batch_size"] * base["gradient_accumulation_steps"] * base["max_seq_length"]
+    )
+    summary = json.loads((RESULTS / "training" / "mlm_training_summary.json").read_text())
+    assert study["budget"]["tokens"] == summary["tokens_seen"] == 24_000 * per_step
+    assert (STUDY.parent / study["results_dir"]).resolve() == RESULTS
+
+
+def test_the_study_runner_reads_the_cpu_study_as_the_published_budget():
+    from modeling_jepa_mlm.study.spec import load_study
+
+    spec = load_study(STUDY)
+    assert spec.results_dir == RESULTS.resolve()
+    assert [(r.arm, r.seed, r.max_steps) for r in spec.runs()] == [
+        ("mlm", 42, 24_000),
+        ("hybrid", 42, 24_000),
+        ("hybrid_shared", 42, 24_000),
+    ]
+    assert set(spec.probes) == {"standard", "paper"}
+
+
+def test_balance_clock_logit_equals_summed_learning_rate_when_s_is_its_sigmoid():
+    clock = diagnostic("balance_clock").clock
+    lr, history, total = 0.01, [], 0.0
+    for step in range(10, 110, 10):
+        total += lr * 10
+        s = 1.0 / (1.0 + math.exp(-total))
+        history.append(
+            {"step": step, "learning_rate": lr, "balance_weight": s, "jepa_loss": 0.5, "mlm_loss": 7.0}
+        )
+    history.append({"step": 100, "train_runtime": 1.0})  # a non-logging entry is skipped
+    rows = clock(history)
+    # the first trapezoid starts from lr 0 at step 0: half an interval short
+    assert rows[0]["lr_sum"] == pytest.approx(0.05)
+    assert [r["lr_sum"] for r in rows[1:]] == pytest.approx([0.05 + 0.1 * k for k in range(1, 10)])
+    assert [r["logit_s"] for r in rows] == pytest.approx([0.1 * k for k in range(1, 11)])
+    with pytest.raises(ValueError, match="is this a hybrid run"):
+        clock([{"step": 10, "loss": 7.0, "learning_rate": lr}])
+
+
+def test_balance_clock_regenerates_the_published_record(tmp_path):
+    module = diagnostic("balance_clock")
+    out = tmp_path / "clock.json"
+    module.main([str(RESULTS / "training"), "--output", str(out), "--source_root", str(RESULTS)])
+    regenerated, published = (
+        json.loads(out.read_text()),
+        json.loads((RESULTS / "training" / "balance_clock.json").read_text()),
+    )
+    for arm in ("hybrid", "hybrid_shared"):
+        assert regenerated[arm].pop("source") == f"training/{arm}_trainer_state.json"
+        assert (
+            published[arm].pop("source") == f"results/training/{arm}_trainer_state.json"
+        )  # the path before the move
+    assert regenerated == published
+
+
+def test_mlm_sanity_baselines_on_hand_made_counts():
+    from collections import Counter
+
+    import torch
+
+    baselines = diagnostic("mlm_sanity").baselines
+    out = baselines(torch.tensor([1, 1, 2]), Counter({1: 2, 2: 1, 3: 1}), Counter({1: 5, 3: 1}), vocab_size=4)
+    assert out["masked_tokens"] == 3
+    assert out["unigram_cross_entropy"] == pytest.approx(-(2 * math.log(0.5) + math.log(0.25)) / 3)
+    # add-one smoothed: (c + 1) / (6 + 4)
+    assert out["unigram_cross_entropy_train"] == pytest.approx(-(2 * math.log(0.6) + math.log(0.1)) / 3)
+    assert out["most_frequent_token_accuracy"] == pytest.approx(2 / 3)
+    assert out["uniform_cross_entropy"] == pytest.approx(math.log(4))
+
+
+def test_plateau_variants_and_losses(tmp_path):
+    module = diagnostic("plateau")
+    config = tmp_path / "c.yaml"
+    config.write_text(yaml.safe_dump({"model_config": {"objective": "mlm", "hidden_size": 32}}))
+    flag, value = module.variant_flags("pre_ln", str(config))
+    assert flag == "--model_config"
+    assert json.loads(value) == {"objective": "mlm", "hidden_size": 32, "layer_norm_position": "pre"}
+    assert module.variant_flags("mask40", str(config)) == [
+        "--mlm_probability",
+        "0.4",
+        "--eval_mlm_probability",
+        "0.15",
+    ]
+    with pytest.raises(ValueError, match=r"\['pre_ln', 'mask40'\]"):
+        module.variant_flags("mask30", str(config))
+    history = [{"step": 100, "mlm_loss": 7.12345}, {"step": 120, "mlm_loss": 7.0}, {"step": 200, "loss": 6.9}]
+    assert module.mlm_losses(history) == {100: 7.123}
+
+
+def test_check_order_finds_the_arms_identical_across_an_epoch_resume_and_a_seed_change_not(
+    tmp_path, corpus, tokenizer_dir
+):
+    """A three-arm study on generated text: the same clean ids, masked inputs and labels in every arm, also after
+    resuming in the second epoch (equal to what an uninterrupted loader reads there); an arm with another
+    seed differs."""
+    module = diagnostic("check_order")
+    base = {
+        "model_config": {**TINY_MODEL, "objective": "mlm"},
+        "train_file": str(corpus),
+        "tokenizer_name": str(tokenizer_dir),
+        "max_seq_length": 32,
+        "per_device_train_batch_size": 8,
+        "seed": 7,
+        "data_seed": 7,
+        "use_cpu": True,
+        "report_to": "none",
+        "dataloader_num_workers": 0,
+    }
+    (tmp_path / "base.yaml").write_text(yaml.safe_dump(base))
+    study = {
+        "name": "tiny",
+        "base": "base.yaml",
+        "seeds": [7],
+        "budget": {"max_steps": 10},
+        "arms": {arm: {"model_config": overrides} for arm, overrides in ARMS.items()},
+    }
+    (tmp_path / "study.yaml").write_text(yaml.safe_dump(study, sort_keys=False))
+    arms = module.study_arms(tmp_path / "study.yaml")
+    assert arms["hybrid_shared"]["model_config"] == {
+        **TINY_MODEL,
+        "objective": "hybrid",
+        "jepa_context": "shared",
+    }
+
+    start = module.check(arms, 2, 0, tmp_path / "start")
+    batches_per_epoch = -(-start["mlm"]["train_sequences"] // 8)
+    step = batches_per_epoch + 3
+    resumed = module.check(arms, 2, step, tmp_path / "resumed")
+    for out in (start, resumed):
+        assert out["identical"] == {"clean_input_ids": True, "input_ids": True, "labels": True, "all": True}
+    assert (resumed["mlm"]["epoch"], resumed["mlm"]["skipped_batches_in_epoch"]) == (1, 3)
+    assert resumed["resume_matches_uninterrupted"] is True
+    assert resumed["mlm"]["batches"] != start["mlm"]["batches"]
+
+    arms["hybrid"]["seed"] = arms["hybrid"]["data_seed"] = 8
+    assert module.check(arms, 2, 0, tmp_path / "seed")["identical"]["all"] is False
