@@ -27,7 +27,7 @@ from pathlib import Path
 import yaml
 from transformers import set_seed
 
-from modeling_jepa_mlm.study.parity import BATCH_KEYS, _loader_at, digest
+from modeling_jepa_mlm.study.parity import BATCH_KEYS, loader_at, digest
 from modeling_jepa_mlm.study.spec import load_study
 from modeling_jepa_mlm.training import pretrain
 from modeling_jepa_mlm.training.trainer import JepaMlmTrainer
@@ -73,7 +73,7 @@ def check(arms: dict[str, dict], n_batches: int, step: int, workdir: Path) -> di
         path.write_text(yaml.safe_dump(config))
         trainer, train_sequences = train_loader(path, str(workdir / name))
         epoch, offset = divmod(step, len(trainer.get_train_dataloader()))
-        loader = _loader_at(trainer.get_train_dataloader(), epoch, offset)
+        loader = loader_at(trainer.get_train_dataloader(), epoch, offset)
         out[name] = {
             "train_sequences": train_sequences,
             "resumed_at_step": step,
@@ -82,7 +82,7 @@ def check(arms: dict[str, dict], n_batches: int, step: int, workdir: Path) -> di
             "batches": [hashes(batch) for batch in itertools.islice(loader, n_batches)],
         }
         if step and i == 0:
-            uninterrupted = _loader_at(trainer.get_train_dataloader(), epoch, 0)
+            uninterrupted = loader_at(trainer.get_train_dataloader(), epoch, 0)
             batch = next(itertools.islice(uninterrupted, offset, None))
             out["resume_matches_uninterrupted"] = hashes(batch) == out[name]["batches"][0]
     first = out[next(iter(arms))]["batches"]

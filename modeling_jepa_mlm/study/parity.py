@@ -43,7 +43,7 @@ def digest(t) -> str:
     return hashlib.sha256(t.contiguous().numpy().tobytes()).hexdigest()[:16]
 
 
-def _loader_at(loader, epoch: int, offset: int):
+def loader_at(loader, epoch: int, offset: int):
     """The loader as the Trainer iterates it in `epoch` after resuming `offset` batches into it."""
     from accelerate import skip_first_batches
 
@@ -84,14 +84,14 @@ def run_batches(run: Run, num_batches: int = 2, resume_steps: tuple[int, ...] = 
         per_epoch = len(trainer.get_train_dataloader())
         batches = [
             {k: digest(b[k]) for k in BATCH_KEYS}
-            for b in itertools.islice(_loader_at(trainer.get_train_dataloader(), 0, 0), num_batches)
+            for b in itertools.islice(loader_at(trainer.get_train_dataloader(), 0, 0), num_batches)
         ]
         resumes = {}
         for step in resume_steps:
             epoch, offset = divmod(step, per_epoch)
-            resumed = next(iter(_loader_at(trainer.get_train_dataloader(), epoch, offset)))
+            resumed = next(iter(loader_at(trainer.get_train_dataloader(), epoch, offset)))
             straight = next(
-                itertools.islice(_loader_at(trainer.get_train_dataloader(), epoch, 0), offset, None)
+                itertools.islice(loader_at(trainer.get_train_dataloader(), epoch, 0), offset, None)
             )
             resumes[str(step)] = all(torch_equal(resumed[k], straight[k]) for k in BATCH_KEYS)
     return {"batches": batches, "batches_per_epoch": per_epoch, "resumes_match": resumes}
