@@ -182,7 +182,7 @@ PLANS = {
         preprocessing_workers=12,
         max_eval_samples=2048,
         probe_flags=(),
-        budget_s=540,
+        budget_s=525,  # + ~15 s of gpu_run.sh (wheels, imports): the whole command within 9 minutes
         compile_budget_s=100,
         probe_reserve_s=90,
         bundle_reserve_s=10,
@@ -605,6 +605,7 @@ def pretraining_config(
         "output_dir": str(work / "runs" / arm),
         "max_steps": steps,
         "per_device_train_batch_size": plan.batch_size,
+        "per_device_eval_batch_size": plan.batch_size,
         "learning_rate": args.lr,
         "adam_beta2": 0.98,
         "weight_decay": 0.01,
@@ -1034,7 +1035,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     p.add_argument("--lr", type=float, default=1e-3, help="peak learning rate of every arm")
     p.add_argument("--warmup_fraction", type=float, default=0.06, help="warm-up steps as a fraction")
     p.add_argument("--seed", type=int, default=42)
-    p.add_argument("--budget_s", type=float, default=None, help="driver wall-clock budget (GPU: 540)")
+    p.add_argument("--budget_s", type=float, default=None, help="driver wall-clock budget (GPU: 525)")
     p.add_argument("--compile_budget_s", type=float, default=None, help="for all compiled rows (GPU: 100)")
     p.add_argument("--max_steps", type=int, default=None, help="cap the sized step count")
     p.add_argument(

@@ -261,3 +261,38 @@ def test_bad_flags_fail_naming_the_value(tmp_path):
         gpu_run.parse_args([str(tmp_path), "--lr", "-1"])
     with pytest.raises(SystemExit):
         gpu_run.parse_args([str(tmp_path), "--balanced_arm", "nope"])
+
+
+@pytest.mark.parametrize("name", ["gpu", "rehearsal"])
+def test_plan_measures_what_it_sizes_from(name):
+    plan = gpu_run.PLANS[name]
+    layers, width = (int(v) for v in plan.paper.split("x"))
+    assert (plan.model["num_hidden_layers"], plan.model["hidden_size"]) == (layers, width)
+    eager = {(size, call.seq_len) for call in plan.eager for size in call.sizes}
+    assert (plan.paper, plan.seq_len) in eager and (plan.bert_base, plan.eager[0].seq_len) in eager
+    pretrain_deadline = plan.budget_s - plan.probe_reserve_s - plan.bundle_reserve_s
+    assert pretrain_deadline > 3 * plan.arm_overhead_s
+
+
+def test_gpu_plan_is_the_issues():
+    plan = gpu_run.PLANS["gpu"]
+    eager = {(size, call.seq_len, call.arms) for call in plan.eager for size in call.sizes}
+    arms = ("bert", "mlm", "hybrid_shared", "hybrid")
+    assert {("12x768", 128, arms), ("12x768", 512, arms), ("6x512", 128, arms)} == eager
+    assert [call.arms for call in plan.compiled] == [(a,) for a in arms]
+    # The rows that price the pre-training steps are measured at its batch.
+    assert next(c for c in plan.eager if plan.paper in c.sizes).batch_size == plan.batch_size
+    assert plan.model == gpu_run.PAPER_MODEL and plan.min_tokens == 100_000_000
+    assert plan.budget_s + 15 <= 540 and plan.device == "cuda" and plan.compile_backend == "inductor"
+
+
+def test_real_data_names_what_is_missing(tmp_path):
+    (tmp_path / "glue").mkdir()
+    with pytest.raises(FileNotFoundError, match=r"2015\.en.*bert-base-uncased"):
+        gpu_run.real_data(tmp_path)
+    (tmp_path / "wikipedia" / "2015.en").mkdir(parents=True)
+    (tmp_path / "tokenizers" / "bert-base-uncased").mkdir(parents=True)
+    data = gpu_run.real_data(tmp_path)
+    assert data.corpus == {"dataset_name": str(tmp_path / "wikipedia"), "dataset_config_name": "2015.en"}
+    assert data.tokenizer == str(tmp_path / "tokenizers" / "bert-base-uncased")
+    assert data.glue_dir == tmp_path / "glue"
