@@ -375,7 +375,7 @@ class Stage:
     argv: list[str]
     log: Path
     timeout_s: float
-    status: str = "not run"  # ok | failed | timeout | skipped | not run
+    status: str = "not run"  # ok | failed | timeout | skipped | stopped | not run
     rc: int | None = None
     start_s: float | None = None
     wall_s: float | None = None
@@ -454,6 +454,13 @@ class Runner:
 
     def run(self, name: str, argv: list[str], timeout_s: float) -> Stage:
         return self.wait(self.start(name, argv, timeout_s))
+
+    def stop_all(self) -> None:
+        """End every stage still running (after an unexpected error in the driver)."""
+        for stage in self.stages:
+            if stage.proc is not None:
+                _end_group(stage.proc)
+                stage.status, stage.detail, stage.proc = "stopped", "the driver stopped early", None
 
 
 def _end_group(proc: subprocess.Popen) -> None:
@@ -1013,6 +1020,62 @@ def bundle_logs(work: Path, path: Path, limit: int) -> list[str]:
     return left_out
 
 
+def measure_and_train(
+    runner: Runner,
+    plan: Plan,
+    args: argparse.Namespace,
+    arms: list[str],
+    data: Data,
+    control: Stage,
+    work: Path,
+    pretrain_deadline: float,
+    state: dict[str, Any],
+) -> None:
+    """Stages 2-4 (throughput, pre-training, probe); each stage's results go into `state` as soon as it ends,
+    so an unexpected error keeps what was measured before it."""
+    # 2. Throughput: eager rows, then compiled rows in the time the pre-training budget leaves.
+    tp_deadline = pretrain_deadline - len(arms) * plan.arm_overhead_s
+    eager = throughput_stage(runner, plan, work, "eager", plan.eager, None, tp_deadline)
+    try:
+        tokens_per_step = plan.batch_size * plan.seq_len
+        per_step = step_seconds(eager["rows"], arms, plan.paper, plan.seq_len, tokens_per_step)
+        sized_from = f"the eager {plan.paper} L={plan.seq_len} throughput rows"
+    except ValueError as err:
+        logger.warning("cannot predict step times (%s): training %d steps", err, plan.min_steps)
+        per_step, sized_from = None, f"nothing ({err}): the minimum step count"
+    state["throughput"] = {"rows": group_ratios(eager["rows"]), "environment": eager["environment"]}
+    compile_s, why = compile_seconds(plan, per_step, runner.clock.left(pretrain_deadline))
+    compiled = {"rows": [], "environment": {}}
+    if args.skip_compiled or compile_s < 20:
+        runner.skip(
+            "throughput_compiled", "--skip_compiled" if args.skip_compiled else f"{compile_s:.0f} s: {why}"
+        )
+    else:
+        logger.info("compiled rows get %.0f s (%s)", compile_s, why)
+        deadline = runner.clock.now() + compile_s
+        compiled = throughput_stage(
+            runner, plan, work, "compiled", plan.compiled, plan.compile_backend, deadline
+        )
+    state["throughput"] = {
+        "rows": group_ratios(eager["rows"] + compiled["rows"]),
+        "environment": {**compiled["environment"], **eager["environment"]},
+        "compile_seconds": round(compile_s, 1),
+        "compile_seconds_why": why,
+    }
+
+    # 3. Pre-training (after the control: the arms read its tokenization cache, and its tokenizer when trained).
+    runner.wait(control)
+    tokenizer = data.tokenizer or str(work / "runs" / CONTROL)
+    pre = state["pretraining"] = pretraining_stage(
+        runner, plan, arms, data, tokenizer, per_step, sized_from, args, work, pretrain_deadline
+    )
+
+    # 4. Probe: the paper's hybrid first (it plays the hybrid in the claims), the control last.
+    trained = [a for a in arms if pre["summaries"].get(a)]
+    models = trained + ([CONTROL] if control.status == "ok" else [])
+    state["probe"] = probe_stage(runner, plan, models, data, work, plan.budget_s - plan.bundle_reserve_s)
+
+
 # ---------------------------------------------------------------------------------------------- main
 
 
@@ -1101,46 +1164,18 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
         nice=10,
     )
 
-    # 2. Throughput: eager rows, then compiled rows in the time the pre-training budget leaves.
-    tp_deadline = pretrain_deadline - len(arms) * plan.arm_overhead_s
-    eager = throughput_stage(runner, plan, work, "eager", plan.eager, None, tp_deadline)
-    try:
-        tokens_per_step = plan.batch_size * plan.seq_len
-        per_step = step_seconds(eager["rows"], arms, plan.paper, plan.seq_len, tokens_per_step)
-        sized_from = f"the eager {plan.paper} L={plan.seq_len} throughput rows"
-    except ValueError as err:
-        logger.warning("cannot predict step times (%s): training %d steps", err, plan.min_steps)
-        per_step, sized_from = None, f"nothing ({err}): the minimum step count"
-    compile_s, why = compile_seconds(plan, per_step, runner.clock.left(pretrain_deadline))
-    compiled = {"rows": [], "environment": {}}
-    if args.skip_compiled or compile_s < 20:
-        runner.skip(
-            "throughput_compiled", "--skip_compiled" if args.skip_compiled else f"{compile_s:.0f} s: {why}"
-        )
-    else:
-        logger.info("compiled rows get %.0f s (%s)", compile_s, why)
-        deadline = runner.clock.now() + compile_s
-        compiled = throughput_stage(
-            runner, plan, work, "compiled", plan.compiled, plan.compile_backend, deadline
-        )
-    tp = {
-        "rows": group_ratios(eager["rows"] + compiled["rows"]),
-        "environment": {**compiled["environment"], **eager["environment"]},
-        "compile_seconds": round(compile_s, 1),
-        "compile_seconds_why": why,
+    state: dict[str, Any] = {
+        "throughput": {"rows": [], "environment": {}},
+        "pretraining": {"budget": {}, "summaries": {}},
+        "probe": None,
     }
-
-    # 3. Pre-training (after the control: the arms read its tokenization cache, and its tokenizer when trained).
-    runner.wait(control)
-    tokenizer = data.tokenizer or str(work / "runs" / CONTROL)
-    pre = pretraining_stage(
-        runner, plan, arms, data, tokenizer, per_step, sized_from, args, work, pretrain_deadline
-    )
-
-    # 4. Probe: the paper's hybrid first (it plays the hybrid in the claims), the control last.
-    trained = [a for a in arms if pre["summaries"].get(a)]
-    models = trained + ([CONTROL] if control.status == "ok" else [])
-    probe = probe_stage(runner, plan, models, data, work, plan.budget_s - plan.bundle_reserve_s)
+    try:
+        measure_and_train(runner, plan, args, arms, data, control, work, pretrain_deadline, state)
+    except Exception as err:  # bundle whatever was measured
+        logger.exception("the run stopped early")
+        state["driver_error"] = repr(err)
+        runner.stop_all()
+    tp, pre, probe = state["throughput"], state["pretraining"], state["probe"]
 
     # 5. Bundle.
     summaries = {**pre["summaries"], CONTROL: load_json(work / "runs" / CONTROL / "training_summary.json")}
@@ -1155,23 +1190,42 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
         "pretraining": pre,
         "probe": probe,
         "stages": [s.record() for s in runner.stages],
+        "driver_error": state.get("driver_error"),
         "work_dir": str(work),
     }
-    (out / "training_summaries.json").write_text(json.dumps(summaries, indent=1))
-    if training_plot(pre["summaries"], out / "training.png"):
-        logger.info("wrote training.png")
-    if (work / "probe" / "probes.png").is_file():
-        shutil.copy(work / "probe" / "probes.png", out / "probes.png")
-    left_out = bundle_logs(work, out / "logs.tar.gz", OUTPUT_LIMITS["max_file_bytes"])
-    results["logs_left_out"] = left_out
     results["wall_time_s"] = round(clock.now(), 1)
-    results["checks"] = checks(results, plan)
-    (out / "report.md").write_text(markdown_report(results))
-    (out / "results.json").write_text(json.dumps(results, indent=1, default=str))
+
+    def write_json() -> None:
+        (out / "results.json").write_text(json.dumps(results, indent=1, default=str))
+
+    write_json()  # first, so that whatever fails below, the measurements come back
+    errors = results["bundle_errors"] = {}
+    steps = {
+        "training_summaries.json": lambda: (out / "training_summaries.json").write_text(
+            json.dumps(summaries, indent=1)
+        ),
+        "training.png": lambda: training_plot(pre["summaries"], out / "training.png"),
+        "probes.png": lambda: (
+            (work / "probe" / "probes.png").is_file()
+            and shutil.copy(work / "probe" / "probes.png", out / "probes.png")
+        ),
+        "logs.tar.gz": lambda: results.update(
+            logs_left_out=bundle_logs(work, out / "logs.tar.gz", OUTPUT_LIMITS["max_file_bytes"])
+        ),
+        "checks": lambda: results.update(checks=checks(results, plan)),
+        "report.md": lambda: (out / "report.md").write_text(markdown_report(results)),
+    }
+    for name, step in steps.items():
+        try:
+            step()
+        except Exception as err:  # one broken output must not cost the others
+            logger.exception("bundling %s failed", name)
+            errors[name] = repr(err)
     results["output_check"] = check_output(out)
-    (out / "results.json").write_text(json.dumps(results, indent=1, default=str))
+    write_json()
     logger.info("output: %s", json.dumps(results["output_check"]))
-    print(markdown_report(results))
+    if (out / "report.md").is_file():
+        print((out / "report.md").read_text())
     return results
 
 
