@@ -330,23 +330,30 @@ def check_output(folder: Path) -> dict[str, Any]:
     }
 
 
-def meets_minimums(pyproject: Path) -> dict[str, Any]:
-    """Installed version of each dependency in pyproject.toml beside its minimum; `ok` when all are met."""
+def installed_version(name: str) -> str | None:
+    try:
+        return metadata.version(name)
+    except metadata.PackageNotFoundError:
+        return None
+
+
+def meets_minimums(pyproject: Path, versions: Mapping[str, str | None] | None = None) -> dict[str, Any]:
+    """Each dependency in pyproject.toml: its requirement, the version installed (or given in `versions`, by
+    canonical name: None for one that is absent) and whether it is met; `ok` when all are met."""
     import tomllib
     from packaging.requirements import Requirement
+    from packaging.utils import canonicalize_name
 
-    deps = tomllib.loads(pyproject.read_text())["project"]["dependencies"]
+    given = {canonicalize_name(k): v for k, v in (versions or {}).items()}
     rows = {}
-    for dep in deps:
+    for dep in tomllib.loads(pyproject.read_text())["project"]["dependencies"]:
         req = Requirement(dep)
-        try:
-            installed = metadata.version(req.name)
-        except metadata.PackageNotFoundError:
-            installed = None
+        name = canonicalize_name(req.name)
+        version = given.get(name) if versions is not None else installed_version(req.name)
         rows[req.name] = {
             "required": str(req.specifier),
-            "installed": installed,
-            "ok": installed is not None and req.specifier.contains(installed, prereleases=True),
+            "installed": version,
+            "ok": version is not None and req.specifier.contains(version, prereleases=True),
         }
     return {"packages": rows, "ok": all(r["ok"] for r in rows.values())}
 
@@ -499,10 +506,7 @@ def environment(plan: Plan) -> dict[str, Any]:
         "versions": {},
     }
     for name in ("torch", "transformers", "accelerate", "datasets", "evaluate", "tokenizers", "scikit-learn"):
-        try:
-            env["versions"][name] = metadata.version(name)
-        except metadata.PackageNotFoundError:
-            env["versions"][name] = None
+        env["versions"][name] = installed_version(name)
     env["minimums"] = meets_minimums(REPO / "pyproject.toml")
     env["cuda_available"] = torch.cuda.is_available()
     if plan.device == "cuda":

@@ -256,6 +256,30 @@ def test_minimums_flag_an_unmet_requirement(tmp_path):
     assert gpu_run.meets_minimums(REPO / "pyproject.toml")["ok"] is True
 
 
+# Versions on the GPU machine's image as a session there listed them (2026-11; `datasets` and `evaluate` are the
+# carried wheels). The project's minimums must keep admitting them, or the GPU run cannot start.
+GPU_IMAGE = {
+    "torch": "2.11.0",
+    "transformers": "5.17.0",
+    "accelerate": "1.15.0",
+    "datasets": "5.2.0",
+    "evaluate": "0.4.6",
+    "safetensors": "0.8.0",
+    "huggingface-hub": "1.33.0",
+    "tokenizers": "0.23.2",
+}
+
+
+def test_minimums_admit_the_gpu_image():
+    got = gpu_run.meets_minimums(REPO / "pyproject.toml", GPU_IMAGE)["packages"]
+    listed = {name: row for name, row in got.items() if row["installed"] is not None}
+    assert {"torch", "transformers", "datasets"} <= set(listed)
+    assert all(row["ok"] for row in listed.values()), listed
+    # And a minimum above the image is caught.
+    strict = gpu_run.meets_minimums(REPO / "pyproject.toml", {**GPU_IMAGE, "torch": "2.3.1"})
+    assert strict["packages"]["torch"]["ok"] is False and strict["ok"] is False
+
+
 def test_bad_flags_fail_naming_the_value(tmp_path):
     with pytest.raises(SystemExit):
         gpu_run.parse_args([str(tmp_path), "--lr", "-1"])
