@@ -340,7 +340,10 @@ def installed_version(name: str) -> str | None:
 def meets_minimums(pyproject: Path, versions: Mapping[str, str | None] | None = None) -> dict[str, Any]:
     """Each dependency in pyproject.toml: its requirement, the version installed (or given in `versions`, by
     canonical name: None for one that is absent) and whether it is met; `ok` when all are met."""
-    import tomllib
+    try:
+        import tomllib
+    except ImportError:  # Python 3.10: report, do not stop the run
+        return {"packages": {}, "ok": None, "error": "reading pyproject.toml needs Python >= 3.11 (tomllib)"}
     from packaging.requirements import Requirement
     from packaging.utils import canonicalize_name
 

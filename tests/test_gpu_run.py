@@ -244,6 +244,7 @@ def test_control_config_is_the_mlm_arms_at_zero_steps_on_cpu(tmp_path):
 
 
 def test_minimums_flag_an_unmet_requirement(tmp_path):
+    pytest.importorskip("tomllib")
     pyproject = tmp_path / "pyproject.toml"
     pyproject.write_text(
         '[project]\ndependencies = ["pytest>=1.0", "pyyaml>=999", "no-such-package-xyz>=1"]\n'
@@ -271,6 +272,7 @@ GPU_IMAGE = {
 
 
 def test_minimums_admit_the_gpu_image():
+    pytest.importorskip("tomllib")
     got = gpu_run.meets_minimums(REPO / "pyproject.toml", GPU_IMAGE)["packages"]
     listed = {name: row for name, row in got.items() if row["installed"] is not None}
     assert {"torch", "transformers", "datasets"} <= set(listed)
