@@ -672,18 +672,17 @@ def throughput_stage(
     backend: str | None,
     deadline: float,
 ) -> dict[str, Any]:
-    """Run `throughput.py` once per call (the first eager one also measures the matrix-product ceiling) until
+    """Run `throughput.py` once per call (each also measures the matrix-product ceiling for its MFU) until
     `deadline`; returns the rows of the calls that finished and what they measured of the device."""
     rows: list[dict] = []
     env: dict[str, Any] = {}
     for i, call in enumerate(calls):
         name = f"throughput_{kind}_{i}"
         out = work / f"{name}.json"
-        matmul = plan.matmul_n if (kind, i) == ("eager", 0) else None
         argv = [
             sys.executable,
             str(REPO / "benchmarks" / "throughput.py"),
-            *call.argv(plan.device, backend, matmul),
+            *call.argv(plan.device, backend, plan.matmul_n),
             "--json",
             str(out),
         ]
@@ -691,13 +690,9 @@ def throughput_stage(
         result = load_json(out) if stage.status == "ok" else None
         if result is None:
             continue
-        env.update(
-            {
-                k: v
-                for k, v in result["environment"].items()
-                if k in ("matmul_tflops", "matmul_n", "peak_tflops")
-            }
-        )
+        for key in ("matmul_tflops", "matmul_n", "peak_tflops"):  # the first process's, for the report
+            env.setdefault(key, result["environment"].get(key))
+        env.setdefault("matmul_tflops_by_process", {})[name] = result["environment"].get("matmul_tflops")
         rows += result["rows"]
     return {"rows": rows, "environment": env}
 
@@ -1065,7 +1060,14 @@ def measure_and_train(
         )
     state["throughput"] = {
         "rows": group_ratios(eager["rows"] + compiled["rows"]),
-        "environment": {**compiled["environment"], **eager["environment"]},
+        "environment": {
+            **compiled["environment"],
+            **eager["environment"],
+            "matmul_tflops_by_process": {
+                **eager["environment"].get("matmul_tflops_by_process", {}),
+                **compiled["environment"].get("matmul_tflops_by_process", {}),
+            },
+        },
         "compile_seconds": round(compile_s, 1),
         "compile_seconds_why": why,
     }

@@ -116,8 +116,15 @@ def test_rehearsal_runs_every_stage_and_equal_budgets(rehearsal):
         ("hybrid", None),
         ("mlm", "eager"),
     }
-    assert all(r["mfu"] > 0 and r["tokens_per_s"] > 0 for r in rows)
-    assert results["throughput"]["environment"]["matmul_tflops"] > 0
+    matmul = results["throughput"]["environment"]["matmul_tflops_by_process"]
+    assert results["throughput"]["environment"]["matmul_tflops"] == matmul["throughput_eager_0"] > 0
+    for (
+        r
+    ) in rows:  # MFU = FLOPs per token x tokens/s over the rate (the rehearsal's placeholder peak: 1 TFLOP/s)
+        achieved = r["flops_per_token"] * r["tokens_per_s"] / 1e12
+        assert r["mfu"] == pytest.approx(achieved / 1.0) and r["mfu"] > 0
+        process = "throughput_compiled_0" if r["compile"] else "throughput_eager_0"
+        assert r["mfu_matmul"] == pytest.approx(achieved / matmul[process])
     # Pre-training: every arm the same steps and tokens, as budgeted; the control none.
     budget = results["pretraining"]["budget"]
     summaries = json.loads((out / "training_summaries.json").read_text())
@@ -322,3 +329,20 @@ def test_real_data_names_what_is_missing(tmp_path):
     assert data.corpus == {"dataset_name": str(tmp_path / "wikipedia"), "dataset_config_name": "2015.en"}
     assert data.tokenizer == str(tmp_path / "tokenizers" / "bert-base-uncased")
     assert data.glue_dir == tmp_path / "glue"
+
+
+def test_throughput_table_shows_the_mfu_columns_it_has():
+    throughput = sys.modules["throughput"]
+    row = {
+        "size": "s",
+        "arm": "mlm",
+        "step_s": 0.5,
+        "step_s_iqr": 0.0,
+        "tokens_per_s": 1000.0,
+        "peak_mib": 10.0,
+    }
+    assert "MFU" not in throughput.format_table([row])
+    table = throughput.format_table([{**row, "mfu": 0.25}, {**row, "mfu": 0.5, "mfu_matmul": 0.625}])
+    head, _, first, second = table.splitlines()
+    assert head.endswith("| MFU (peak) | MFU (matmul) |")
+    assert first.endswith("| 25.0% |  |") and second.endswith("| 50.0% | 62.5% |")
