@@ -19,7 +19,11 @@ Reported: the median step time, tokens/s = batch x sequence / median, and peak m
 buffers and optimizer state + the largest rise of memory during one more step (resident set size sampled every
 2 ms, with glibc's malloc made to return large blocks, on CPU; `torch.cuda.max_memory_allocated` on CUDA).
 On CUDA, model FLOP utilisation is reported with the matmul FLOP count of `flops_per_token` (its docstring states
-it) against the peak dense bf16 rate given by `--peak_tflops`.
+it) against the peak dense bf16 rate given by `--peak_tflops` (989 TFLOP/s, the H100 SXM datasheet figure, which the
+H200 shares), and with `--matmul_n N` also against the rate of one N x N x N matrix product measured on the spot
+(`matmul_tflops`: bf16 on CUDA, fp32 on CPU), the ceiling a real workload can reach on that device.
+`--compile_backend` picks `torch.compile`'s backend for `--compile` (`eager` traces without generating code: a
+quick check of the compiled path on CPU).
 """
 
 from __future__ import annotations
@@ -151,6 +155,31 @@ def flops_per_token(arm: str, model: torch.nn.Module, seq_len: int) -> float:
     n_layer = layers * (4 * d * d + 2 * d * config.intermediate_size)
     head = d * d + d * config.vocab_size
     return 6 * (n_layer + head) + 12 * layers * seq_len * d
+
+
+def matmul_tflops(device: torch.device, n: int, repeats: int = 10, warmup: int = 3) -> float:
+    """Achieved TFLOP/s of an `n x n @ n x n` product (`2 n^3` FLOPs) on random data: bf16 on CUDA, timed with
+    CUDA events after `warmup` products; fp32 on CPU, timed with the wall clock. The mean over `repeats`."""
+    cuda = device.type == "cuda"
+    g = torch.Generator(device=device).manual_seed(0)
+    dtype = torch.bfloat16 if cuda else torch.float32
+    a, b = (torch.randn(n, n, generator=g, device=device, dtype=dtype) for _ in range(2))
+    for _ in range(warmup):
+        torch.mm(a, b)
+    if cuda:
+        start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
+        start.record()
+        for _ in range(repeats):
+            torch.mm(a, b)
+        end.record()
+        torch.cuda.synchronize(device)
+        seconds = start.elapsed_time(end) / 1000
+    else:
+        t0 = time.perf_counter()
+        for _ in range(repeats):
+            torch.mm(a, b)
+        seconds = time.perf_counter() - t0
+    return 2 * n**3 * repeats / seconds / 1e12
 
 
 def parameter_bytes(model: torch.nn.Module) -> int:
@@ -298,6 +327,7 @@ def build_arm(
         dataloader_pin_memory=cuda,
         dataloader_persistent_workers=args.num_workers > 0,
         torch_compile=args.compile,
+        torch_compile_backend=args.compile_backend if args.compile else None,
     )
     examples = make_examples(args.batch_size * total_steps, size.seq_len, seed=args.seed)
     baton = _Baton(device)
@@ -381,6 +411,8 @@ def measure(size: Size, args: argparse.Namespace, device: torch.device, tokenize
         row = {
             "size": size.name,
             "arm": arm.name,
+            "batch_size": args.batch_size,
+            "compile": args.compile_backend if args.compile else None,
             "step_s": step,
             "step_s_iqr": _iqr(times),
             "step_s_min": min(times),
@@ -390,9 +422,18 @@ def measure(size: Size, args: argparse.Namespace, device: torch.device, tokenize
             "flops_per_token": arm.flops_per_token,
             "step_times": times,
         }
-        if device.type == "cuda":
-            row["mfu"] = arm.flops_per_token * tokens / step / (args.peak_tflops * 1e12)
+        achieved = arm.flops_per_token * tokens / step / 1e12  # TFLOP/s
+        if args.peak_tflops:
+            row["mfu"] = achieved / args.peak_tflops
+        if args.matmul_tflops:
+            row["mfu_matmul"] = achieved / args.matmul_tflops
         rows.append(row)
+    return add_ratios(rows)
+
+
+def add_ratios(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Each row's tokens/s over the BERT row's (`x_bert_tokens_per_s`) and step time over the `mlm` row's
+    (`x_mlm_step_time`), for rows of one size and mode; a ratio is left out when its reference row is."""
     by_arm = {row["arm"]: row for row in rows}
     for row in rows:
         if BASELINE in by_arm:
@@ -435,12 +476,15 @@ def environment(device: torch.device) -> dict[str, Any]:
     return env
 
 
-def format_table(rows: list[dict[str, Any]], cuda: bool) -> str:
-    """Markdown table of the rows."""
+def format_table(rows: list[dict[str, Any]]) -> str:
+    """Markdown table of the rows; MFU columns when the rows have them (`mfu`: against `--peak_tflops`,
+    `mfu_matmul`: against the measured matrix-product rate)."""
     head = "| size | arm | step (s) | IQR (s) | tokens/s | x BERT tokens/s | x mlm step time | peak MiB |"
     rule = "|---|---|---|---|---|---|---|---|"
-    if cuda:
-        head, rule = head + " MFU |", rule + "---|"
+    mfu_keys = [k for k in ("mfu", "mfu_matmul") if any(k in row for row in rows)]
+    for key in mfu_keys:
+        head += " MFU (peak) |" if key == "mfu" else " MFU (matmul) |"
+        rule += "---|"
     lines = [head, rule]
     for row in rows:
         cells = [
@@ -453,8 +497,7 @@ def format_table(rows: list[dict[str, Any]], cuda: bool) -> str:
             f"{row.get('x_mlm_step_time', float('nan')):.2f}",
             f"{row['peak_mib']:,.0f}",
         ]
-        if cuda:
-            cells.append(f"{row['mfu']:.1%}")
+        cells += [f"{row[k]:.1%}" if k in row else "" for k in mfu_keys]
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
@@ -480,7 +523,20 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--num_workers", type=int, default=None, help="data loader workers (0 CPU, 4 CUDA)")
     parser.add_argument("--attn_implementation", default="sdpa", choices=("sdpa", "eager"))
     parser.add_argument("--compile", action="store_true", help="TrainingArguments(torch_compile=True)")
-    parser.add_argument("--peak_tflops", type=float, default=H100_BF16_DENSE_TFLOPS, help="for MFU (CUDA)")
+    parser.add_argument(
+        "--compile_backend",
+        default="inductor",
+        help="torch.compile backend with --compile (eager: trace only)",
+    )
+    parser.add_argument(
+        "--peak_tflops",
+        type=float,
+        default=None,
+        help=f"peak rate for MFU (default: {H100_BF16_DENSE_TFLOPS:g}, dense bf16 of an H100/H200 SXM, on CUDA; none on CPU)",
+    )
+    parser.add_argument(
+        "--matmul_n", type=int, default=None, help="also MFU against a measured N x N x N matrix product"
+    )
     parser.add_argument("--seed", type=int, default=42)
     parser.add_argument("--json", type=Path, default=None, help="write the rows and environment here")
     parser.add_argument("--smoke", action="store_true", help="tiny size, 1 timed step: seconds")
@@ -497,6 +553,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     args.batch_size = args.batch_size or BATCH_SIZES[args.device]
     if args.num_workers is None:
         args.num_workers = 4 if args.device == "cuda" else 0
+    if args.peak_tflops is None and args.device == "cuda":
+        args.peak_tflops = H100_BF16_DENSE_TFLOPS
+    args.matmul_tflops = None  # measured in `main` when --matmul_n is given
     return args
 
 
@@ -514,12 +573,17 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         raise RuntimeError("--device cuda needs a CUDA GPU; none is visible")
     tokenizer = make_tokenizer()
     env = environment(device)
+    env["peak_tflops"] = args.peak_tflops
+    if args.matmul_n:
+        args.matmul_tflops = env["matmul_tflops"] = matmul_tflops(device, args.matmul_n)
+        env["matmul_n"] = args.matmul_n
+        logger.info("%d^3 matrix product: %.1f TFLOP/s", args.matmul_n, args.matmul_tflops)
     rows = []
     for layers, width in args.sizes:
         for seq_len in args.seq_lens:
             rows += measure(Size(layers, width, seq_len), args, device, tokenizer)
     env["load_average_end"] = os.getloadavg()
-    table = format_table(rows, device.type == "cuda")
+    table = format_table(rows)
     print(json.dumps(env, indent=1))
     print(table)
     result = {"environment": env, "rows": rows, "table": table}
