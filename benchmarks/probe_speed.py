@@ -34,11 +34,10 @@ import numpy as np
 import torch
 import transformers
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+from modeling_jepa_mlm import JepaMlmConfig, JepaMlmModel
+from modeling_jepa_mlm.analysis.probing import encode_texts, load_encoder
 
-from modeling_jepa_mlm import JepaMlmConfig, JepaMlmModel  # noqa: E402
-from modeling_jepa_mlm.analysis.probing import encode_texts, load_encoder  # noqa: E402
+ROOT = Path(__file__).resolve().parents[1]
 
 logger = logging.getLogger(__name__)
 

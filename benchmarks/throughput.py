@@ -51,11 +51,9 @@ import transformers
 from transformers import BertConfig, BertForMaskedLM, BertTokenizer, Trainer, TrainerCallback
 from transformers.trainer_callback import PrinterCallback
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from modeling_jepa_mlm import JepaMlmConfig, JepaMlmForPreTraining  # noqa: E402
-from modeling_jepa_mlm.training.collator import DataCollatorForJepaMlm  # noqa: E402
-from modeling_jepa_mlm.training.trainer import (  # noqa: E402
+from modeling_jepa_mlm import JepaMlmConfig, JepaMlmForPreTraining
+from modeling_jepa_mlm.training.collator import DataCollatorForJepaMlm
+from modeling_jepa_mlm.training.trainer import (
     JepaMlmTrainer,
     JepaMlmTrainingArguments,
     estimate_flops_per_token,

@@ -81,3 +81,18 @@ def tiny_tokenizer():
 
     vocab = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", *WORDS]
     return BertTokenizer(vocab={w: i for i, w in enumerate(vocab)})
+
+
+def load_script(name: str):
+    """Import benchmarks/<name>.py by its path: benchmarks/ is a folder of scripts, not a package."""
+    import importlib.util
+    import sys
+    from pathlib import Path
+
+    if name not in sys.modules:
+        path = Path(__file__).resolve().parents[1] / "benchmarks" / f"{name}.py"
+        spec = importlib.util.spec_from_file_location(name, path)
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[name] = module
+        spec.loader.exec_module(module)
+    return sys.modules[name]

@@ -2,15 +2,11 @@
 
 from __future__ import annotations
 
-import sys
-from pathlib import Path
-
 import pytest
 import torch
+from conftest import load_script
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
-
-import throughput  # noqa: E402
+throughput = load_script("throughput")
 
 
 def test_smoke_run_measures_every_arm_against_bert():

@@ -3,7 +3,6 @@ GPU machine can return; its sizing, output checks and tables hold hand-computed 
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import os
 import subprocess
@@ -12,24 +11,14 @@ import tarfile
 from pathlib import Path
 
 import pytest
+from conftest import load_script
 
 REPO = Path(__file__).resolve().parents[1]
 BENCH = REPO / "benchmarks"
 
 
-def _load(name: str):
-    """Import benchmarks/<name>.py by path (benchmarks/ is a folder of scripts, not a package)."""
-    if name in sys.modules:
-        return sys.modules[name]
-    spec = importlib.util.spec_from_file_location(name, BENCH / f"{name}.py")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module
-    spec.loader.exec_module(module)
-    return module
-
-
-_load("throughput")  # gpu_run imports it by name
-gpu_run = _load("gpu_run")
+load_script("throughput")  # gpu_run imports it by name
+gpu_run = load_script("gpu_run")
 
 EXPECTED_FILES = {
     "results.json",

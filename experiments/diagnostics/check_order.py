@@ -27,7 +27,7 @@ from pathlib import Path
 import yaml
 from transformers import set_seed
 
-from modeling_jepa_mlm.study.parity import BATCH_KEYS, loader_at, digest
+from modeling_jepa_mlm.study.parity import BATCH_KEYS, digest, loader_at
 from modeling_jepa_mlm.study.spec import load_study
 from modeling_jepa_mlm.training import pretrain
 from modeling_jepa_mlm.training.trainer import JepaMlmTrainer
