@@ -113,7 +113,7 @@ def _unavailable(kind: str, value: str, as_path: bool, flags: str, err: BaseExce
         if as_path
         else "treated as a Hub id (not found on the Hub, or no network / offline mode and not in the cache)"
     )
-    cause = f": {type(err).__name__}: {err}" if err is not None else ""
+    cause = f": {type(err).__name__}: {str(err).rstrip('.')}" if err is not None else ""
     return f"cannot load the {kind} {value!r}, {how}{cause}. Give another with {flags}"
 
 
