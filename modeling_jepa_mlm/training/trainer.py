@@ -169,7 +169,9 @@ class JepaMlmTrainer(Trainer):
                     value = value.detach().float()
                     self._window[key] = self._window[key] + value if key in self._window else value
             self._window_steps += 1
-            # A tensor sum, not `int(...)`: counting tokens must not wait for the device every step.
+            # A tensor sum, not `int(...)`: counting tokens must not wait for the device every step. The Trainer's
+            # own counter (`include_num_input_tokens_seen`, `state.num_input_tokens_seen`) gathers across processes
+            # and calls `.item()` at every micro-batch, a device sync and a collective per step, so it is not used.
             tokens = (
                 inputs["attention_mask"].sum() if "attention_mask" in inputs else inputs["input_ids"].numel()
             )
