@@ -213,7 +213,7 @@ def load_raw_datasets(
 
     Sources, exactly one of:
         `dataset_name` (+ `dataset_config_name`): a Hub dataset such as `wikimedia/wikipedia` /
-            `20231101.en`, or a local folder in Hub layout (e.g. `../shared/data/wikipedia`, `sample.en`);
+            `20231101.en`, a local folder in Hub layout (e.g. `/data/wikipedia`, `2015.en`), or `builtin:synthetic`;
         `train_file`: text/json/jsonl/parquet/csv files, or folders of them (one format).
     Without a validation split or `validation_file`, a held-out slice is cut from train: a seeded
     `validation_split_percentage` % of the rows, or the first `validation_split_examples` of a stream
