@@ -339,6 +339,10 @@ def test_unavailable_sources_name_the_value_how_it_was_read_and_the_flags(tmp_pa
     ):
         load_raw_datasets("../nowhere/wiki")
     with pytest.raises(
+        FileNotFoundError, match=r"'corpus/none\.txt', treated as a local path .*--train_file"
+    ):
+        load_raw_datasets(train_file="corpus/none.txt")
+    with pytest.raises(
         SourceUnavailableError,
         match=r"(?s)tokenizer 'nobody-xyz/no-tokenizer', treated as a Hub id.*--tokenizer_name",
     ):

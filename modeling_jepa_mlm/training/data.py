@@ -66,7 +66,12 @@ def resolve_data_files(paths: str | os.PathLike | Sequence[str | os.PathLike]) -
     for raw in paths:
         path = Path(raw).expanduser()
         if not path.exists():
-            raise FileNotFoundError(f"data file or folder not found: {str(raw)!r}")
+            raise FileNotFoundError(
+                f"data file or folder not found: {str(raw)!r}; "
+                + _unavailable(
+                    "data files", str(raw), True, "--train_file / --validation_file, or " + DATA_FLAGS
+                )
+            )
         if path.is_dir():
             found = sorted(
                 p
