@@ -475,6 +475,12 @@ def test_cards_show_no_absolute_machine_path(export, tmp_path):
         yaml.safe_dump({**RUN_CONFIG, "train_file": "corpus/part.txt", "dataset_name": None})
     )
     assert "local files `corpus/part.txt`" in render_card(export)
+    (export / "run_config.yaml").write_text(
+        yaml.safe_dump({**RUN_CONFIG, "dataset_name": "builtin:synthetic"})
+    )
+    text = render_card(export)
+    assert "built-in synthetic corpus" in text and "Hub dataset" not in text
+    assert validate_card(text).data.datasets is None  # not a Hub id
 
 
 def test_mlm_baseline_card_has_no_balance_heading_nor_ema_column(export):

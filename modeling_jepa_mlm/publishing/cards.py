@@ -31,7 +31,7 @@ from huggingface_hub import EvalResult, ModelCard, ModelCardData
 
 from ..analysis.glue import GLUE_TASKS
 from ..analysis.report import _fmt_cell, _table
-from ..training.data import _is_path_like
+from ..training.data import BUILTIN_DATASETS, _is_path_like
 from ..training.trainer import LOGGED_OUTPUTS
 
 logger = logging.getLogger(__name__)
@@ -357,7 +357,13 @@ def _data(run_config: Mapping | None, config: Mapping) -> str:
         return "Not recorded (no `run_config.yaml` in the export folder)."
     if run_config.get("dataset_name"):
         name = run_config["dataset_name"]
-        where = "local folder" if _is_path_like(name) or Path(name).exists() else "Hub dataset"
+        where = (
+            "the package's built-in synthetic corpus (`modeling_jepa_mlm.quickstart.synthetic`)"
+            if name in BUILTIN_DATASETS
+            else "local folder"
+            if _is_path_like(name) or Path(name).exists()
+            else "Hub dataset"
+        )
         source = f"{where} `{public_name(name)}`" + (
             f", config `{run_config['dataset_config_name']}`" if run_config.get("dataset_config_name") else ""
         )
@@ -588,7 +594,7 @@ def _datasets(run_config: Mapping | None, results: Mapping | None) -> list[str]:
     """Hub dataset ids the model was trained or evaluated on (local folders and files are not Hub ids)."""
     out = []
     name = (run_config or {}).get("dataset_name")
-    if name and not _is_path_like(name) and not Path(name).exists():
+    if name and name not in BUILTIN_DATASETS and not _is_path_like(name) and not Path(name).exists():
         out.append(name)
     if (
         results is not None
