@@ -191,7 +191,7 @@ def test_metadata_passes_validation_and_model_index_holds_the_probe_numbers(expo
     assert card.data.pipeline_tag == "fill-mask"
     assert {"jepa-mlm", "custom_code", "jepa", "masked-language-modeling"} <= set(card.data.tags)
     assert card.data.datasets == ["wikimedia/wikipedia", "nyu-mll/glue"]
-    assert card.data.model_name == "jepa-mlm-hybrid"
+    assert card.data.model_name == "org/jepa-mlm-hybrid"  # the repository id, not the folder's name
     got = {(r.dataset_config, r.metric_config, r.metric_type): r.metric_value for r in card.data.eval_results}
     assert got == {
         ("sst2", "mean", "accuracy"): 0.8125,
@@ -205,7 +205,8 @@ def test_metadata_passes_validation_and_model_index_holds_the_probe_numbers(expo
     assert {r.dataset_split for r in card.data.eval_results} == {"validation"}
     # The YAML front matter parses on its own too, with a model-index the Hub understands.
     front = yaml.safe_load(text.split("---")[1])
-    assert front["model-index"][0]["name"] == "jepa-mlm-hybrid"
+    assert front["model-index"][0]["name"] == "org/jepa-mlm-hybrid"
+    assert text.split("\n# ")[1].startswith("org/jepa-mlm-hybrid: jepa-mlm hybrid encoder")
 
 
 def test_tables_hold_the_numbers_of_the_run_and_the_probe(export):
@@ -288,8 +289,8 @@ def test_untrained_export_is_not_called_pre_trained(tmp_path, tiny_config):
     description = text.split("## Model")[0]
     assert "pre-trained with" not in text
     assert "**not pre-trained** (no training step" in description and "random initialisation" in description
-    assert "# random-init: jepa-mlm mlm encoder (random initialisation, not pre-trained)" in text
-    assert "not pre-trained (no training step)" in section(text, "Balance weight and losses during training")
+    assert "# org/random-init: jepa-mlm mlm encoder (random initialisation, not pre-trained)" in text
+    assert "not pre-trained (no training step)" in section(text, "Losses during training")  # MLM: no balance
     compute = dict(r[:2] for r in table_rows(section(text, "Compute"), "|  |"))
     assert compute["optimizer steps"] == "0" and compute["tokens seen"] == "0"
     assert compute["global batch"] == "not recorded"
@@ -445,3 +446,67 @@ def test_card_renders_from_a_non_editable_install(tmp_path):
     assert out.stdout.strip() == str(
         site.resolve() / "modeling_jepa_mlm" / "publishing" / "model_card_template.md"
     )
+
+
+def test_cards_show_no_absolute_machine_path(export, tmp_path):
+    """Hub ids as they are; local data, tokenizer and GLUE folders by their last path components only."""
+    run_config = {
+        **RUN_CONFIG,
+        "dataset_name": str(tmp_path / "shared" / "data" / "wikipedia"),
+        "tokenizer_name": str(tmp_path / "shared" / "tokenizers" / "bert-base-uncased"),
+    }
+    (tmp_path / "shared" / "data" / "wikipedia").mkdir(parents=True)
+    (export / "run_config.yaml").write_text(yaml.safe_dump(run_config))
+    glue = tmp_path / "shared" / "data" / "glue"
+    glue.mkdir()
+    text = render_card(export, probe_results(export, glue_dir=str(glue)))
+    assert str(tmp_path) not in text and "/tmp/" not in text
+    data = dict(r[:2] for r in table_rows(section(text, "Training data"), "|  |"))
+    assert data["text"].startswith("local folder `.../data/wikipedia`")
+    assert data["tokenizer"] == "`.../tokenizers/bert-base-uncased`"
+    card = validate_card(text)
+    assert {r.dataset_name for r in card.data.eval_results} == {
+        "GLUE SST-2 (local copy `.../data/glue`)",
+        "GLUE STS-B (local copy `.../data/glue`)",
+    }
+    assert card.data.model_name == "hybrid"  # no repository id: the folder's name
+    assert 'model_id = "hybrid"' in text
+    (export / "run_config.yaml").write_text(
+        yaml.safe_dump({**RUN_CONFIG, "train_file": "corpus/part.txt", "dataset_name": None})
+    )
+    assert "local files `corpus/part.txt`" in render_card(export)
+    (export / "run_config.yaml").write_text(
+        yaml.safe_dump({**RUN_CONFIG, "dataset_name": "builtin:synthetic"})
+    )
+    text = render_card(export)
+    assert "built-in synthetic corpus" in text and "Hub dataset" not in text
+    assert validate_card(text).data.datasets is None  # not a Hub id
+
+
+def test_mlm_baseline_card_has_no_balance_heading_nor_ema_column(export):
+    config = json.loads((export / "config.json").read_text())
+    (export / "config.json").write_text(json.dumps({**config, "objective": "mlm"}))
+    mlm_traj = {
+        k: TRAJ[k] for k in ("loss", "mlm_loss", "ema_momentum")
+    }  # the trainer logs ema_momentum always
+    (export / "training_summary.json").write_text(
+        json.dumps({**SUMMARY, "objective": "mlm", "trajectory": mlm_traj})
+    )
+    text = render_card(export)
+    assert "Balance weight" not in text and "ema_momentum" not in text
+    header = text.split("| step |")[1].splitlines()[0]
+    assert [c.strip() for c in header.strip(" |").split("|")] == ["loss", "mlm_loss"]
+    assert "### Losses during training" in text
+
+
+def test_usage_comes_before_the_large_tables_and_the_citation_has_authors(export):
+    text = render_card(export, probe_results(export), hub_model_id="org/jepa-mlm-hybrid")
+    headings = re.findall(r"^#+ (.+)$", text, flags=re.M)
+    assert (
+        headings.index("Usage")
+        < headings.index("Model")
+        < headings.index("Evaluation: frozen-encoder probe on GLUE")
+    )
+    assert text.index("## Usage") < text.index("| step |")
+    bibtex = text.split("```bibtex")[1].split("```")[0]
+    assert "author  = {{jepa-mlm developers}}" in bibtex and "@software{jepa_mlm" in bibtex

@@ -236,3 +236,23 @@ def test_rejects_bad_examples(tokenizer) -> None:
         collator([{"text": "a"}])
     with pytest.raises(ValueError, match="attention_mask has 2 entries but input_ids has 3"):
         collator([{"input_ids": [2, 9, 3], "attention_mask": [1, 1]}])
+
+
+def test_default_split_of_selected_tokens_is_80_10_10(tokenizer, examples) -> None:
+    """BERT's split (Devlin et al. 2019, 3.1) with the collator's own defaults: of the selected tokens 80 % become
+    [MASK], 10 % a random non-special token, 10 % stay. A random draw can hit the original token (probability
+    1/C over C candidate tokens), which then counts as kept: expected shares 0.8, 0.1 (1 - 1/C), 0.1 (1 + 1/C).
+    Each share must lie within 5 binomial standard errors."""
+    collator = DataCollatorForJepaMlm(tokenizer, jepa_context="none")
+    batch = collator(examples * 80)
+    selected = batch["labels"] != -100
+    n = int(selected.sum())
+    masked = selected & (batch["input_ids"] == tokenizer.mask_token_id)
+    kept = selected & (batch["input_ids"] == batch["clean_input_ids"])
+    random_ = selected & ~masked & ~kept
+    candidates = len(tokenizer) - len(set(tokenizer.all_special_ids))
+    expected = {"mask": 0.8, "random": 0.1 * (1 - 1 / candidates), "kept": 0.1 * (1 + 1 / candidates)}
+    for name, part in (("mask", masked), ("random", random_), ("kept", kept)):
+        share, p = int(part.sum()) / n, expected[name]
+        assert abs(share - p) <= 5 * math.sqrt(p * (1 - p) / n), (name, share, p, n)
+    assert n > 20_000  # so 5 standard errors stay under 0.011 for the 80 % share

@@ -13,8 +13,11 @@ import datasets
 import pytest
 from transformers import AutoTokenizer
 
+from modeling_jepa_mlm.quickstart.synthetic import generate_corpus
 from modeling_jepa_mlm.training.collator import DataCollatorForJepaMlm
 from modeling_jepa_mlm.training.data import (
+    SYNTHETIC_DOCUMENTS,
+    SourceUnavailableError,
     check_text_column,
     check_tokenizer_fits,
     iter_texts,
@@ -311,3 +314,63 @@ def test_check_text_column_on_an_empty_dataset() -> None:
         check_text_column(datasets.Dataset.from_dict({"text": []}), "text", "the train split")
     with pytest.raises(ValueError, match="holds int values"):
         check_text_column(datasets.Dataset.from_dict({"text": [1, 2]}), "text")
+
+
+def test_builtin_synthetic_corpus_needs_no_file_nor_network() -> None:
+    raw = load_raw_datasets("builtin:synthetic", validation_split_percentage=5, seed=0)
+    assert raw["train"].num_rows + raw["validation"].num_rows == SYNTHETIC_DOCUMENTS
+    assert raw["validation"].num_rows == round(SYNTHETIC_DOCUMENTS * 0.05)
+    assert list(raw["train"]["text"][:3]) == [
+        t for t in generate_corpus(3000, seed=0) if t in raw["train"]["text"][:3]
+    ]
+    streamed = load_raw_datasets("builtin:synthetic", streaming=True)
+    assert isinstance(streamed, datasets.IterableDatasetDict) and next(iter(streamed["train"]))["text"]
+
+
+def test_unavailable_sources_name_the_value_how_it_was_read_and_the_flags(tmp_path: Path) -> None:
+    # the tests run offline (conftest sets HF_HUB_OFFLINE): a Hub id not in the cache cannot be loaded
+    with pytest.raises(
+        SourceUnavailableError,
+        match=r"'nobody-xyz/no-such-corpus', treated as a Hub id .*--dataset_name .*--dataset_config_name.*--train_file",
+    ):
+        load_raw_datasets("nobody-xyz/no-such-corpus", "en", cache_dir=str(tmp_path / "c"))
+    with pytest.raises(
+        FileNotFoundError, match=r"'\.\./nowhere/wiki', treated as a local path .*--dataset_name"
+    ):
+        load_raw_datasets("../nowhere/wiki")
+    with pytest.raises(
+        FileNotFoundError, match=r"'corpus/none\.txt', treated as a local path .*--train_file"
+    ):
+        load_raw_datasets(train_file="corpus/none.txt")
+    with pytest.raises(
+        SourceUnavailableError,
+        match=r"(?s)tokenizer 'nobody-xyz/no-tokenizer', treated as a Hub id.*--tokenizer_name",
+    ):
+        load_or_train_tokenizer("nobody-xyz/no-tokenizer", cache_dir=str(tmp_path / "c"))
+    with pytest.raises(FileNotFoundError, match=r"treated as a local path .*--tokenizer_name"):
+        load_or_train_tokenizer("./no/such/tokenizer")
+
+
+def test_held_out_rows_are_those_of_train_test_split_in_file_order(tmp_path: Path) -> None:
+    """The held-out rows are the ones `Dataset.train_test_split` picks with the same seed, but both parts keep
+    the file's order (train_test_split returns them in permutation order, which would change the packing)."""
+    docs = make_corpus(50, seed=3)
+    raw = load_raw_datasets(
+        train_file=str(write_rows(tmp_path / "a.txt", docs)), validation_split_percentage=10, seed=5
+    )
+    split = datasets.Dataset.from_dict({"text": docs}).train_test_split(test_size=5, seed=5)
+    assert set(raw["validation"]["text"]) == set(split["test"]["text"])
+    assert list(raw["validation"]["text"]) == [d for d in docs if d in set(split["test"]["text"])]
+    assert list(raw["train"]["text"]) == [d for d in docs if d in set(split["train"]["text"])]
+    assert list(split["train"]["text"]) != list(raw["train"]["text"])  # the library's order is not the file's
+
+
+def test_folder_inference_of_datasets_drops_other_formats(tmp_path: Path) -> None:
+    """Why data files are resolved by hand: `load_dataset(<folder>)` keeps the most common format only."""
+    write_rows(tmp_path / "mixed" / "a.txt", ["from the text file"])
+    write_rows(tmp_path / "mixed" / "b.jsonl", ["json one"])
+    write_rows(tmp_path / "mixed" / "c.jsonl", ["json two"])
+    inferred = datasets.load_dataset(str(tmp_path / "mixed"), cache_dir=str(tmp_path / "c"))
+    assert "from the text file" not in inferred["train"]["text"]
+    with pytest.raises(ValueError, match=r"mix formats \['json', 'text'\]"):
+        load_raw_datasets(train_file=str(tmp_path / "mixed"))

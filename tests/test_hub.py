@@ -24,6 +24,7 @@ EXPECTED = {
     "tokenizer": ["tokenizer.json", "tokenizer_config.json"],
     "code": ["configuration_jepa_mlm.py", "ema.py", "losses.py", "modeling_jepa_mlm.py", "pooling.py"],
     "card": ["README.md"],
+    "logs": [],
 }
 
 
@@ -75,9 +76,25 @@ class RecordingApi:
     def create_branch(self, repo_id, **kwargs):
         self.calls.append(("create_branch", repo_id, kwargs))
 
-    def upload_folder(self, **kwargs):
-        self.calls.append(("upload_folder", kwargs))
+    def create_commit(self, **kwargs):
+        self.calls.append(("create_commit", kwargs))
         return "commit"
+
+
+class FailingApi(RecordingApi):
+    """Stands in for `HfApi` whose commit fails (the connection dropped during the upload)."""
+
+    def create_commit(self, **kwargs):
+        raise ConnectionError("upload interrupted")
+
+
+def uploaded(call) -> dict[str, bytes]:
+    """`path_in_repo -> bytes` of a recorded `create_commit` call."""
+    out = {}
+    for op in call[1]["operations"]:
+        source = op.path_or_fileobj
+        out[op.path_in_repo] = source if isinstance(source, bytes) else Path(source).read_bytes()
+    return out
 
 
 def test_dry_run_lists_exactly_config_weights_tokenizer_code_and_card_and_touches_nothing(export):
@@ -151,7 +168,7 @@ def test_unreachable_hub_gives_a_clear_error_and_keeps_the_export(export, online
     )
     after = snapshot(export)
     assert {k: v for k, v in after.items() if k != "README.md"} == before
-    assert "README.md" in after  # the regenerated card stays
+    assert "README.md" not in after  # the card is written only once pushed
 
 
 def test_push_creates_the_repo_and_branch_and_uploads_only_the_plan(export, online, monkeypatch):
@@ -170,11 +187,13 @@ def test_push_creates_the_repo_and_branch_and_uploads_only_the_plan(export, onli
         {"branch": "probe-v1", "exist_ok": True, "repo_type": "model"},
     )
     upload = calls[3][1]
-    assert upload["allow_patterns"] == plan.all_files == [f for kind in EXPECTED.values() for f in kind]
+    sent = uploaded(calls[3])
+    assert list(sent) == plan.all_files == [f for kind in EXPECTED.values() for f in kind]
     assert upload["revision"] == "probe-v1" and upload["commit_message"] == "msg"
-    assert Path(upload["folder_path"]) == export.resolve()
+    assert sent["model.safetensors"] == (export / "model.safetensors").read_bytes()
     assert len(validated) == 1 and validated[0].data.license == "apache-2.0"
     assert 'model_id = "org/tiny"' in (export / "README.md").read_text()
+    assert sent["README.md"] == (export / "README.md").read_bytes()  # the card pushed is the card written
 
 
 def test_public_push_leaves_visibility_to_the_account_default(export, online, monkeypatch):
@@ -182,7 +201,7 @@ def test_public_push_leaves_visibility_to_the_account_default(export, online, mo
     monkeypatch.setattr(huggingface_hub.ModelCard, "validate", lambda self, repo_type=None: None)
     push_to_hub(export, "org/tiny")
     assert RecordingApi.calls[1][2]["private"] is None
-    assert [c[0] for c in RecordingApi.calls] == ["init", "create_repo", "upload_folder"]  # no branch
+    assert [c[0] for c in RecordingApi.calls] == ["init", "create_repo", "create_commit"]  # no branch
 
 
 def test_bad_repo_ids_and_incomplete_exports_fail_before_anything(export, tmp_path):
@@ -254,3 +273,50 @@ def test_run_pretraining_push_failure_after_training_keeps_the_export(tmp_path, 
     assert yaml.safe_load((out / "run_config.yaml").read_text())["push_to_hub"] is True
     assert 'model_id = "org/tiny"' in (out / "README.md").read_text()
     assert json.loads((out / "training_summary.json").read_text())["steps"] == 2
+
+
+def test_a_failed_upload_leaves_the_card_with_probe_results_untouched(export, online, monkeypatch, caplog):
+    """A card written earlier with probe results (model-index) survives a push whose upload fails."""
+    from huggingface_hub import EvalResult, ModelCard, ModelCardData
+
+    data = ModelCardData(
+        license="apache-2.0",
+        model_name="tiny",
+        eval_results=[EvalResult("text-classification", "nyu-mll/glue", "GLUE SST-2", "accuracy", 0.91)],
+    )
+    card = ModelCard(
+        f"---\n{data.to_yaml()}\n---\n\n# tiny\n\n| task | accuracy |\n|---|---|\n| sst2 | 0.91 |\n"
+    )
+    (export / "README.md").write_text(str(card))
+    before = snapshot(export)
+    monkeypatch.setattr(huggingface_hub, "HfApi", FailingApi)
+    monkeypatch.setattr(huggingface_hub.ModelCard, "validate", lambda self, repo_type=None: None)
+    with caplog.at_level("WARNING"), pytest.raises(HubUploadError, match="upload interrupted") as err:
+        push_to_hub(export, "org/tiny")
+    assert snapshot(export) == before
+    assert f"the export in {export.resolve()} is intact (its README.md unchanged)" in str(err.value)
+    assert "probe results (model-index) that the regenerated card lacks" in caplog.text
+    assert ModelCard((export / "README.md").read_text()).data.eval_results[0].metric_value == 0.91
+
+
+def test_push_sends_only_the_code_auto_map_needs_and_the_tensorboard_logs(export, online, monkeypatch):
+    (export / "notes.py").write_text("print('a stray notes file')\n")
+    (export / "setup_helpers.py").write_text("import os\n")
+    events = export / "runs" / "Nov28_10-00-00_host" / "events.out.tfevents.1764324000.host.123.0"
+    events.parent.mkdir(parents=True)
+    events.write_bytes(b"tensorboard events")
+    plan = plan_upload(export, "org/tiny")
+    assert plan.files["code"] == EXPECTED["code"]  # the auto_map modules and what they import relatively
+    assert plan.files["logs"] == [str(events.relative_to(export))]
+    monkeypatch.setattr(huggingface_hub, "HfApi", RecordingApi)
+    monkeypatch.setattr(huggingface_hub.ModelCard, "validate", lambda self, repo_type=None: None)
+    push_to_hub(export, "org/tiny")
+    sent = uploaded(RecordingApi.calls[-1])
+    assert "notes.py" not in sent and "setup_helpers.py" not in sent
+    assert sent[str(events.relative_to(export))] == b"tensorboard events"
+
+
+def test_code_imported_relatively_by_the_auto_map_modules_must_be_present(export):
+    (export / "losses.py").unlink()  # modeling_jepa_mlm.py imports it with `from .losses import ...`
+    with pytest.raises(FileNotFoundError, match=r"modeling_jepa_mlm.py imports \['losses.py'\]"):
+        upload_files(export)

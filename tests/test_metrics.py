@@ -201,3 +201,28 @@ def test_unknown_pooling_lists_the_valid_ones():
     with pytest.raises(ValueError, match="valid poolings: .*weighted.*attention"):
         get_probe_pooler("median")
     assert set(PROBE_POOLERS) >= {"mean", "max", "cls", "first_last_mean", "weighted", "attention"}
+
+
+def test_spectral_metrics_are_those_of_the_centred_embeddings():
+    """A common offset (here +2 on every coordinate) is not spread: the centred spectrum, hence effective rank,
+    spectral entropy, stable rank, participation ratio and n_components, must not change (a zero-mean test set
+    cannot tell centred from uncentred)."""
+    sigma = [4.0, 2.0, 1.0, 1.0]
+    z = with_spectrum(sigma) + 2.0
+    np.testing.assert_allclose(singular_values(z), sigma, atol=1e-9)
+    p = np.array(sigma) / sum(sigma)
+    metrics = geometry_metrics(z)
+    assert metrics["effective_rank"] == pytest.approx(math.exp(-np.sum(p * np.log(p))), rel=1e-9)
+    assert metrics["stable_rank"] == pytest.approx(22 / 16, rel=1e-9)
+    assert metrics["participation_ratio"] == pytest.approx(22**2 / (256 + 16 + 1 + 1), rel=1e-9)
+    assert metrics["n_components_90"] == 2.0
+    g = gaussian(300, 16, seed=4)
+    centred, offset = geometry_metrics(g - g.mean(0)), geometry_metrics(g + 2.0)
+    for key in (
+        "effective_rank",
+        "spectral_entropy",
+        "stable_rank",
+        "participation_ratio",
+        "n_components_90",
+    ):
+        assert offset[key] == pytest.approx(centred[key], rel=1e-9), key

@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import functools
+import importlib.util
 import json
+import logging
 import os
 import random
+import re
 import shutil
+import stat
 import subprocess
 import sys
 from pathlib import Path
@@ -15,6 +19,7 @@ import pytest
 import torch
 from conftest import WORDS
 from safetensors.torch import load_file
+from transformers import TrainerState
 
 from modeling_jepa_mlm import JepaMlmForPreTraining
 from modeling_jepa_mlm.training import pretrain as run_pretraining
@@ -226,6 +231,9 @@ def test_two_processes_keep_identical_encoders(tmp_path, corpus, tokenizer_dir):
     assert proc.returncode == 0, proc.stderr[-3000:]
     r0, r1 = torch.load(out / "rank0.pt"), torch.load(out / "rank1.pt")
     assert r0["world_size"] == r1["world_size"] == 2 and r0["steps"] == 6
+    # DDP's "find_unused_parameters=True was specified ... but did not find any unused parameters" costs a graph
+    # traversal every step: every objective trains every parameter, so the run turns the search off.
+    assert "find_unused_parameters" not in proc.stderr
     for key, value in r0["state"].items():
         assert torch.equal(value, r1["state"][key]), key
     online = r0["state"]["jepa_mlm.layers.0.attention.qkv.weight"]
@@ -295,7 +303,7 @@ def test_yaml_config_with_cli_overrides(tmp_path):
         "model_config:\n  objective: mlm\n  hidden_size: 64\nmax_steps: 7\noutput_dir: x\nseed: 3\n"
     )
     model_args, data_args, training_args = run_pretraining.parse_args([str(cfg), "--max_steps", "9"])
-    assert model_args.config_overrides() == {"objective": "mlm", "hidden_size": 64}
+    assert model_args.model_config_dict() == {"objective": "mlm", "hidden_size": 64}
     assert training_args.max_steps == 9 and training_args.seed == 3
     cfg.write_text("max_stepz: 3\n")
     with pytest.raises(ValueError, match="max_stepz"):
@@ -310,7 +318,7 @@ def test_shipped_arms_have_identical_budgets():
         model_args, data_args, training_args = run_pretraining.parse_args(
             [str(ROOT / "configs" / f"{name}.yaml"), "--bf16", "false", "--use_cpu", "true"]
         )
-        model = model_args.config_overrides()
+        model = model_args.model_config_dict()
         objective = (model.pop("objective"), model.pop("jepa_context"))
         training = {
             k: v for k, v in training_args.to_dict().items() if k not in ("output_dir", "logging_dir")
@@ -323,15 +331,180 @@ def test_shipped_arms_have_identical_budgets():
         assert parsed[name][1:] == parsed["hybrid"][1:], name
 
 
-def test_tiny_cpu_config_parses():
-    model_args, _, training_args = run_pretraining.parse_args([str(ROOT / "configs" / "tiny_cpu.yaml")])
-    assert model_args.config_overrides()["objective"] == "hybrid" and training_args.use_cpu
+def test_tiny_cpu_config_parses_and_needs_no_file():
+    model_args, data_args, training_args = run_pretraining.parse_args(
+        [str(ROOT / "configs" / "tiny_cpu.yaml")]
+    )
+    assert model_args.model_config_dict()["objective"] == "hybrid" and training_args.use_cpu
+    assert data_args.dataset_name == "builtin:synthetic" and data_args.tokenizer_name is None
 
 
-def test_checkpoint_step_reads_the_trainer_state_and_names_a_bad_folder(tmp_path):
+def test_shipped_configs_do_not_point_at_machine_local_data():
+    """Users have no ../shared: every shipped config names Hub ids or the built-in corpus."""
+    for path in sorted((ROOT / "configs").glob("*.yaml")):
+        for line in path.read_text().splitlines():
+            assert not re.match(r"^[^#]*\.\./shared", line), f"{path.name}: {line}"
+        _, data_args, _ = run_pretraining.parse_args([str(path), "--bf16", "false", "--use_cpu", "true"])
+        for value in (data_args.dataset_name, data_args.tokenizer_name, data_args.train_file):
+            assert value is None or not value.startswith((".", "/", "~")), (path.name, value)
+
+
+def test_load_trainer_state_reads_the_trainers_json_and_names_a_bad_folder(tmp_path):
     ckpt = tmp_path / "checkpoint-250"
     ckpt.mkdir()
-    (ckpt / "trainer_state.json").write_text(json.dumps({"global_step": 250}))
-    assert run_pretraining.checkpoint_step(str(ckpt)) == 250
+    TrainerState(global_step=250, max_steps=1000).save_to_json(str(ckpt / "trainer_state.json"))
+    assert run_pretraining.load_trainer_state(str(ckpt)).global_step == 250
     with pytest.raises(FileNotFoundError, match="no trainer_state.json.*checkpoint-<step>"):
-        run_pretraining.checkpoint_step(str(tmp_path / "missing"))
+        run_pretraining.load_trainer_state(str(tmp_path / "missing"))
+    (ckpt / "trainer_state.json").write_text('{"global_step": 25')  # cut short
+    with pytest.raises(ValueError, match="not a complete trainer state"):
+        run_pretraining.load_trainer_state(str(ckpt))
+
+
+def test_a_typo_in_model_config_fails_naming_the_key_and_the_valid_ones(tiny_tokenizer):
+    model_args = run_pretraining.ModelArguments(model_config={"objective": "mlm", "hiden_size": 64})
+    with pytest.raises(ValueError, match=r"unknown keys \['hiden_size'\].*hidden_size.*num_labels") as err:
+        run_pretraining.build_model(model_args, tiny_tokenizer, 16)
+    assert "predictor_hidden_size" in str(err.value) and "problem_type" in str(err.value)
+    # PretrainedConfig's own keys stay accepted, and a checkpoint's config.json still loads with them.
+    ok = run_pretraining.ModelArguments(model_config={**TINY_MODEL, "objective": "mlm", "num_labels": 3})
+    assert run_pretraining.build_config(ok, tiny_tokenizer, 16).num_labels == 3
+
+
+def test_cli_model_config_updates_the_files_block_and_config_overrides_apply_last(tiny_tokenizer):
+    mlm = str(ROOT / "configs" / "mlm.yaml")
+    model_args, _, _ = run_pretraining.parse_args(
+        [mlm, "--bf16", "false", "--use_cpu", "true", "--model_config", '{"num_hidden_layers": 2}']
+    )
+    block = model_args.model_config_dict()
+    assert block["objective"] == "mlm" and block["num_hidden_layers"] == 2 and block["hidden_size"] == 512
+    model_args, _, _ = run_pretraining.parse_args(
+        [mlm, "--bf16", "false", "--use_cpu", "true", "--model_config", '{"num_hidden_layers": 2}',
+         "--config_overrides", "num_hidden_layers=3,hidden_size=64,hidden_act=relu"]
+    )  # fmt: skip
+    config = run_pretraining.build_config(model_args, tiny_tokenizer, 16)
+    assert (config.objective, config.num_hidden_layers, config.hidden_size) == ("mlm", 3, 64)
+    assert config.hidden_act == "relu" and config.intermediate_size == 2048  # the file's block under both
+    for bad, match in (
+        ("hiden_size=64", r"unknown keys \['hiden_size'\]"),
+        ("hidden_size=60", "multiple of"),
+    ):
+        model_args.config_overrides = bad
+        with pytest.raises(ValueError, match=match):
+            run_pretraining.build_config(model_args, tiny_tokenizer, 16)
+
+
+@pytest.mark.parametrize("steps", ["-5", "0", "-2"])
+def test_max_steps_must_be_positive_or_minus_one_with_epochs(steps):
+    with pytest.raises(ValueError, match=rf"max_steps={steps} .*accepted: max_steps > 0, or max_steps = -1"):
+        run_pretraining.parse_args(["--output_dir", "x", "--use_cpu", "true", "--max_steps", steps])
+    with pytest.raises(ValueError, match="num_train_epochs > 0"):
+        run_pretraining.parse_args(["--output_dir", "x", "--use_cpu", "true", "--num_train_epochs", "0"])
+
+
+def test_no_argument_prints_usage_and_exits_2_without_a_traceback():
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    proc = subprocess.run(
+        [sys.executable, str(ROOT / "run_pretraining.py")], capture_output=True, text=True, env=env, cwd=ROOT
+    )
+    assert proc.returncode == 2
+    assert "Traceback" not in proc.stderr
+    assert proc.stderr.startswith("usage: run_pretraining.py") and "configs/tiny_cpu.yaml" in proc.stderr
+
+
+def test_a_finished_run_is_not_trained_again_and_a_longer_one_resumes(
+    tmp_path, corpus, tokenizer_dir, caplog
+):
+    out = tmp_path / "run"
+    common = dict(save_strategy="steps", save_steps=2, logging_steps=2)
+    first = run_pretraining.main(_argv(corpus, tokenizer_dir, out, ARMS["mlm"], max_steps=4, **common))
+    records = {n: (out / n).read_bytes() for n in ("training_summary.json", "model.safetensors", "README.md")}
+    stamps = {n: (out / n).stat().st_mtime_ns for n in records}
+    with caplog.at_level(logging.WARNING):
+        again = run_pretraining.main(_argv(corpus, tokenizer_dir, out, ARMS["mlm"], max_steps=4, **common))
+    assert again == first
+    assert (
+        "already holds the finished run (4 steps" in caplog.text and "--overwrite_output_dir" in caplog.text
+    )
+    assert {n: (out / n).read_bytes() for n in records} == records
+    assert {n: (out / n).stat().st_mtime_ns for n in records} == stamps
+    assert not (out / "checkpoint-5").exists()
+    longer = run_pretraining.main(_argv(corpus, tokenizer_dir, out, ARMS["mlm"], max_steps=6, **common))
+    assert longer["steps"] == 6 and longer["resumed_from_step"] == 4
+    fresh = run_pretraining.main(
+        _argv(corpus, tokenizer_dir, out, ARMS["mlm"], max_steps=6, overwrite_output_dir="true", **common)
+    )
+    assert fresh["steps"] == 6 and fresh["resumed_from_step"] == 0
+
+
+def test_a_checkpoint_cut_short_is_skipped_for_the_previous_complete_one(
+    tmp_path, corpus, tokenizer_dir, caplog
+):
+    full = tmp_path / "full"
+    common = dict(max_steps=6, save_strategy="steps", save_steps=2, logging_steps=2)
+    run_pretraining.main(_argv(corpus, tokenizer_dir, full, ARMS["hybrid"], **common))
+    killed = tmp_path / "killed"
+    killed.mkdir()
+    for step in (2, 4):
+        shutil.copytree(full / f"checkpoint-{step}", killed / f"checkpoint-{step}")
+    # killed while writing checkpoint-4: the optimizer state truncated, the trainer state not yet written
+    optimizer = killed / "checkpoint-4" / "optimizer.pt"
+    optimizer.write_bytes(optimizer.read_bytes()[:100])
+    (killed / "checkpoint-4" / "trainer_state.json").unlink()
+    with caplog.at_level(logging.WARNING):
+        summary = run_pretraining.main(_argv(corpus, tokenizer_dir, killed, ARMS["hybrid"], **common))
+    assert re.search(
+        r"skipping the incomplete checkpoint .*killed/checkpoint-4 \(left in place\)", caplog.text
+    )
+    assert summary["resumed_from_step"] == 2 and summary["steps"] == 6
+    a, b = load_file(full / "model.safetensors"), load_file(killed / "model.safetensors")
+    for key in a:
+        torch.testing.assert_close(b[key], a[key], rtol=1e-5, atol=1e-6, msg=key)
+
+
+@pytest.mark.parametrize(
+    "model",
+    [ARMS["mlm"], ARMS["hybrid"], ARMS["hybrid_shared"], {"objective": "jepa", "jepa_context": "blocks"},
+     {"objective": "hybrid", "balance": "uncertainty"}, {"objective": "hybrid", "balance": "fixed"}],
+)  # fmt: skip
+def test_every_trainable_parameter_gets_a_gradient(tiny_tokenizer, model):
+    """Why DDP runs with `find_unused_parameters=False`: every objective trains every trainable parameter."""
+    model_args = run_pretraining.ModelArguments(model_config={**TINY_MODEL, **model})
+    net = run_pretraining.build_model(model_args, tiny_tokenizer, 16).train()
+    collator = run_pretraining.build_collator(net.config, run_pretraining.DataArguments(), tiny_tokenizer, 0)
+    g = torch.Generator().manual_seed(0)
+    ids = torch.randint(5, len(tiny_tokenizer), (6, 16), generator=g)
+    ids[:, 0], ids[:, -1] = tiny_tokenizer.cls_token_id, tiny_tokenizer.sep_token_id
+    special = torch.zeros_like(ids)
+    special[:, [0, -1]] = 1
+    batch = collator(
+        [{"input_ids": i.tolist(), "special_tokens_mask": m.tolist()} for i, m in zip(ids, special)]
+    )
+    net(**batch).loss.backward()
+    assert [n for n, p in net.named_parameters() if p.requires_grad and p.grad is None] == []
+
+
+def test_exported_weights_are_readable_like_the_other_files(tmp_path, corpus, tokenizer_dir):
+    old = os.umask(0o022)
+    try:
+        out = tmp_path / "mode"
+        run_pretraining.main(_argv(corpus, tokenizer_dir, out, ARMS["mlm"], max_steps=1))
+    finally:
+        os.umask(old)
+    modes = {p.name: stat.S_IMODE(p.stat().st_mode) for p in out.iterdir() if p.is_file()}
+    assert modes["model.safetensors"] == 0o644 and set(modes.values()) == {0o644}, modes
+
+
+def test_a_missing_logger_package_fails_before_loading_data_naming_the_extra(tmp_path, monkeypatch):
+    real = importlib.util.find_spec
+    monkeypatch.setattr(
+        importlib.util,
+        "find_spec",
+        lambda name, *a: None if name.startswith("tensorboard") else real(name, *a),
+    )
+    argv = ["--train_file", str(tmp_path / "never_read.txt"), "--output_dir", str(tmp_path / "o"),
+            "--use_cpu", "true", "--max_steps", "1", "--report_to", "tensorboard"]  # fmt: skip
+    with pytest.raises(
+        ImportError, match=r"--report_to tensorboard needs the tensorboard package.*jepa-mlm\[tensorboard\]"
+    ):
+        run_pretraining.main(argv)

@@ -31,7 +31,7 @@ from huggingface_hub import EvalResult, ModelCard, ModelCardData
 
 from ..analysis.glue import GLUE_TASKS
 from ..analysis.report import _fmt_cell, _table
-from ..training.data import _is_path_like
+from ..training.data import BUILTIN_DATASETS, _is_path_like
 from ..training.trainer import LOGGED_OUTPUTS
 
 logger = logging.getLogger(__name__)
@@ -52,6 +52,12 @@ CARD_METRICS = ("uniformity", "alignment", "effective_rank", "token_probe_acc", 
 # Rows of the comparison table, after the task's headline GLUE metric.
 COMPARED_METRICS = ("uniformity", "effective_rank", "token_probe_acc", "probe_gap")
 MAX_TRAJECTORY_ROWS = 11
+# Trajectory columns that only objectives with a JEPA term (target encoder, EMA) or a balance (hybrid) have; the
+# trainer logs `ema_momentum` for every objective, so the MLM baseline's card must leave these out.
+JEPA_ONLY_KEYS = ("jepa_loss", "ema_momentum", "target_std", "prediction_std")
+HYBRID_ONLY_KEYS = ("balance_weight",)
+# How many trailing components of a local path a card shows (never the machine's absolute path).
+SHOWN_PATH_PARTS = 2
 REQUIRED_METADATA = ("license", "language", "library_name", "pipeline_tag", "tags")
 LIMITATIONS = """\
 - An encoder for representations and fine-tuning, not a generator. The MLM head (when exported) is for
@@ -137,6 +143,30 @@ def find_probe_model(
         return target.name
     logger.warning("the probe results hold no model for %s (probed: %s)", export_dir, list(models))
     return None
+
+
+def public_name(value: str | os.PathLike | Sequence[str] | None) -> str | None:
+    """A data or tokenizer source as a card may show it: a Hub id as is, a local path by its last
+    `SHOWN_PATH_PARTS` components (`.../data/wikipedia`), never the machine's absolute path."""
+    if value is None:
+        return None
+    if not isinstance(value, (str, os.PathLike)):
+        return ", ".join(public_name(v) or "" for v in value)
+    text = str(value)
+    if not (_is_path_like(text) or Path(text).exists()):
+        return text
+    parts = Path(text).expanduser().parts
+    shown = "/".join(p for p in parts[-SHOWN_PATH_PARTS:] if p not in ("/", "~"))
+    return shown if len(parts) <= SHOWN_PATH_PARTS and not Path(text).is_absolute() else f".../{shown}"
+
+
+def trajectory_keys(config: Mapping) -> tuple[str, ...]:
+    """The logged keys that belong to the objective of `config` (the MLM baseline has no EMA nor balance)."""
+    objective = config.get("objective")
+    dropped = (() if objective in ("hybrid", "jepa") else JEPA_ONLY_KEYS) + (
+        () if objective == "hybrid" else HYBRID_ONLY_KEYS
+    )
+    return tuple(k for k in TRAJECTORY_KEYS if k not in dropped)
 
 
 def _num(x: Any) -> str:
@@ -288,7 +318,7 @@ def _objective(config: Mapping, run_config: Mapping) -> str:
 
 
 def _trajectory_section(traj: Mapping[str, list], config: Mapping, steps: int | None = None) -> str:
-    keys = [k for k in TRAJECTORY_KEYS if traj.get(k)]
+    keys = [k for k in trajectory_keys(config) if traj.get(k)]
     if not keys and steps == 0:
         return "Nothing was logged: the encoder is not pre-trained (no training step)."
     if not keys:
@@ -327,14 +357,20 @@ def _data(run_config: Mapping | None, config: Mapping) -> str:
         return "Not recorded (no `run_config.yaml` in the export folder)."
     if run_config.get("dataset_name"):
         name = run_config["dataset_name"]
-        where = "local folder" if _is_path_like(name) or Path(name).exists() else "Hub dataset"
-        source = f"{where} `{name}`" + (
+        where = (
+            "the package's built-in synthetic corpus (`modeling_jepa_mlm.quickstart.synthetic`)"
+            if name in BUILTIN_DATASETS
+            else "local folder"
+            if _is_path_like(name) or Path(name).exists()
+            else "Hub dataset"
+        )
+        source = f"{where} `{public_name(name)}`" + (
             f", config `{run_config['dataset_config_name']}`" if run_config.get("dataset_config_name") else ""
         )
     else:
-        source = f"local files `{run_config.get('train_file')}`"
+        source = f"local files `{public_name(run_config.get('train_file'))}`"
     tokenizer = (
-        f"`{run_config['tokenizer_name']}`"
+        f"`{public_name(run_config['tokenizer_name'])}`"
         if run_config.get("tokenizer_name")
         else f"WordPiece trained on the corpus ({config.get('vocab_size')} tokens)"
     )
@@ -423,7 +459,7 @@ def _glue_dataset(results: Mapping) -> tuple[str, str]:
         return (results.get("settings") or {}).get("glue_hub_id") or GLUE_HUB_ID, ""
     if (Path(glue_dir) / "synthetic.json").is_file() or "synthetic" in Path(glue_dir).name:
         return "synthetic-glue", " (synthetic GLUE-format data of modeling_jepa_mlm.quickstart.synthetic)"
-    return GLUE_HUB_ID, f" (local copy `{glue_dir}`)"
+    return GLUE_HUB_ID, f" (local copy `{public_name(glue_dir)}`)"
 
 
 def _task_metrics(task: str) -> tuple[str, ...]:
@@ -558,7 +594,7 @@ def _datasets(run_config: Mapping | None, results: Mapping | None) -> list[str]:
     """Hub dataset ids the model was trained or evaluated on (local folders and files are not Hub ids)."""
     out = []
     name = (run_config or {}).get("dataset_name")
-    if name and not _is_path_like(name) and not Path(name).exists():
+    if name and name not in BUILTIN_DATASETS and not _is_path_like(name) and not Path(name).exists():
         out.append(name)
     if (
         results is not None
@@ -614,7 +650,8 @@ def render_card(
 
     Args:
         probe_results: the probe's `results.json` (path, folder or dict); None leaves the results section empty.
-        hub_model_id: the repository the card is for (usage snippet, title); default: the folder's path.
+        hub_model_id: the repository the card is for (title, model-index name, usage snippet); default: the
+            folder's name.
         model_name: the model's name in the probe results; default: matched by path, then folder name.
         notes: a paragraph added to the description (e.g. "a quickstart demonstration").
         template: a `string.Template` Markdown file; default the packaged `TEMPLATE_PATH`.
@@ -626,7 +663,8 @@ def render_card(
     results = load_probe_results(probe_results)
     probe_model = find_probe_model(results, export_dir, model_name) if results is not None else None
     config, run_config = run["config"], run.get("run_config") or {}
-    name = (hub_model_id or str(Path(export_dir).resolve())).rstrip("/").split("/")[-1]
+    # The repository id names the model (title, model-index) when there is one; else the folder's own name.
+    name = hub_model_id or Path(export_dir).resolve().name
     template_path = Path(template) if template is not None else TEMPLATE_PATH
     if not template_path.is_file():
         raise FileNotFoundError(
@@ -649,11 +687,14 @@ def render_card(
         "description": _description(config, notes, steps),
         "architecture": _architecture(config, run, probe_params),
         "objective": _objective(config, run_config),
+        "trajectory_heading": "Balance weight and losses during training"
+        if config.get("objective") == "hybrid"
+        else "Losses during training",
         "trajectory": _trajectory_section(trajectory(run), config, steps),
         "data": _data(run.get("run_config"), config),
         "compute": _compute(run.get("summary"), run.get("run_config")),
         "results": _results_section(results, probe_model),
-        "model_id": hub_model_id or str(Path(export_dir).resolve()),
+        "model_id": name,
         "hidden_size": str(config.get("hidden_size")),
         "pooling": config.get("pooling", "mean"),
         "usage_heads": heads,

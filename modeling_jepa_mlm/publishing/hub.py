@@ -4,9 +4,10 @@
         [--revision r] [--probe_results probe/results.json] [--dry_run]
     python -m modeling_jepa_mlm.publishing.hub card out/hybrid [--probe_results probe/results.json]
 
-`push` regenerates the model card (with the probe's results when given), then uploads; `--dry_run` lists what
-would be uploaded and touches nothing. Without a network, in offline mode (`HF_HUB_OFFLINE=1`) or without a
-token, `HubUploadError` says so and names the local folder, which is left exactly as it was.
+`push` renders the model card (with the probe's results when given) and uploads it with the export in one commit;
+the card is written into the folder only once the upload succeeded. `--dry_run` lists what would be uploaded and
+touches nothing. Without a network, in offline mode (`HF_HUB_OFFLINE=1`) or without a token, `HubUploadError` says
+so and names the local folder, which is left exactly as it was (its README.md included).
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 import huggingface_hub
-from huggingface_hub import constants
+from huggingface_hub import CommitOperationAdd, constants
 from huggingface_hub.errors import (
     HfHubHTTPError,
     HFValidationError,
@@ -31,12 +32,16 @@ from huggingface_hub.errors import (
     OfflineModeIsEnabled,
 )
 from huggingface_hub.utils import validate_repo_id
+from transformers.dynamic_module_utils import get_relative_import_files
 
 from .cards import CARD_NAME, render_card, validate_card, write_model_card
 
 logger = logging.getLogger(__name__)
 
-# What a published checkpoint holds, by kind, as top-level file name patterns of the export folder.
+# What a published checkpoint holds, by kind, as top-level file name patterns of the export folder. The code files
+# are not a pattern: exactly the modules `config.json`'s `auto_map` names and those they import relatively
+# (`code_files`). TensorBoard event files under `runs/` (the Trainer's `report_to tensorboard`) feed the Hub's
+# metrics tab.
 UPLOAD_KINDS: dict[str, tuple[str, ...]] = {
     "config": ("config.json",),
     "weights": ("model.safetensors", "model-*-of-*.safetensors", "model.safetensors.index.json"),
@@ -47,9 +52,12 @@ UPLOAD_KINDS: dict[str, tuple[str, ...]] = {
         "vocab.txt",
         "added_tokens.json",
     ),
-    "code": ("*.py",),
+    "code": (),
     "card": (CARD_NAME,),
+    "logs": (),
 }
+TENSORBOARD_LOGS = "runs"
+TENSORBOARD_EVENTS = "events.out.tfevents.*"
 REQUIRED_KINDS = ("config", "weights", "tokenizer", "code")
 
 
@@ -117,9 +125,48 @@ def _kind(name: str) -> str | None:
     )
 
 
+def code_files(folder: Path) -> list[str]:
+    """The code files `trust_remote_code` needs: the modules `config.json`'s `auto_map` names and, recursively, the
+    modules they import relatively (transformers' own `get_relative_import_files`).
+
+    Raises:
+        FileNotFoundError: a module `auto_map` names, or one it imports, is not in the folder.
+    """
+    auto_map = json.loads((folder / "config.json").read_text()).get("auto_map") or {}
+    refs = [r for v in auto_map.values() for r in (v if isinstance(v, list) else [v]) if isinstance(r, str)]
+    # "<repo>--<module>.<Class>" points at another repository's code, which does not travel with this folder.
+    named = sorted({f"{ref.split('.')[0]}.py" for ref in refs if "--" not in ref})
+    absent = [n for n in named if not (folder / n).is_file()]
+    if absent:
+        raise FileNotFoundError(
+            f"{str(folder)!r}: config.json's auto_map needs {absent}, which are not in the folder; re-export with "
+            "save_pretrained from the modeling_jepa_mlm package"
+        )
+    needed = set(named)
+    for name in named:
+        try:  # reads every module it reaches, so a module imported but absent fails here
+            imported = get_relative_import_files(str(folder / name))
+        except FileNotFoundError as err:
+            raise FileNotFoundError(
+                f"{str(folder)!r}: {name} imports {[Path(err.filename or '?').name]} (relatively, directly or "
+                "through another module), which is not in the folder; re-export with save_pretrained from the "
+                "modeling_jepa_mlm package"
+            ) from err
+        needed.update(Path(f).name for f in imported)
+    return sorted(needed)
+
+
+def tensorboard_logs(folder: Path) -> list[str]:
+    """TensorBoard event files under `runs/` (relative paths), which the Hub's metrics tab reads."""
+    logs = folder / TENSORBOARD_LOGS
+    if not logs.is_dir():
+        return []
+    return sorted(str(p.relative_to(folder)) for p in logs.rglob(TENSORBOARD_EVENTS) if p.is_file())
+
+
 def upload_files(export_dir: str | os.PathLike, *, with_card: bool = True) -> dict[str, list[str]]:
-    """The files of `export_dir` a push sends, by kind: top-level config, weights, tokenizer, code and card only
-    (never run records, checkpoints, logs or sub-folders).
+    """The files of `export_dir` a push sends, by kind: top-level config, weights, tokenizer and card, the code
+    files `auto_map` needs and TensorBoard event files (never run records, checkpoints or other files).
 
     Raises:
         FileNotFoundError: the folder is missing, or lacks a required kind (config, weights, tokenizer, code) or
@@ -133,19 +180,15 @@ def upload_files(export_dir: str | os.PathLike, *, with_card: bool = True) -> di
         kind = _kind(path.name) if path.is_file() else None
         if kind is not None and (with_card or kind != "card"):
             files[kind].append(path.name)
+    if files["config"]:
+        files["code"] = code_files(folder)
+    files["logs"] = tensorboard_logs(folder)
     missing = [kind for kind in REQUIRED_KINDS if not files[kind]]
     if missing:
         raise FileNotFoundError(
             f"{str(folder)!r} is not a complete export: no {', '.join(missing)} files (a push needs "
-            f"{', '.join(REQUIRED_KINDS)}: {', '.join(p for k in REQUIRED_KINDS for p in UPLOAD_KINDS[k])})"
-        )
-    auto_map = json.loads((folder / "config.json").read_text()).get("auto_map") or {}
-    needed = sorted({f"{ref.split('.')[0]}.py" for ref in auto_map.values() if isinstance(ref, str)})
-    absent = [n for n in needed if n not in files["code"]]
-    if absent:
-        raise FileNotFoundError(
-            f"{str(folder)!r}: config.json's auto_map needs {absent}, which are not in the folder; re-export with "
-            "save_pretrained from the modeling_jepa_mlm package"
+            f"{', '.join(REQUIRED_KINDS)}: {', '.join(p for k in REQUIRED_KINDS for p in UPLOAD_KINDS[k])}, and "
+            "the code files config.json's auto_map names)"
         )
     return files
 
@@ -254,10 +297,15 @@ def push_to_hub(
         logger.info("dry run: %d files would be uploaded to %s", len(plan.all_files), plan.repo_id)
         return plan
     token = check_hub_access(token, export_dir)
-    if regenerate_card:
-        write_model_card(export_dir, probe_results, hub_model_id=plan.repo_id, **card_kwargs)
-        plan.sizes[CARD_NAME] = (Path(export_dir) / CARD_NAME).stat().st_size
     folder = Path(export_dir).resolve()
+    card_text = None
+    if regenerate_card:  # rendered in memory: the folder's README.md changes only once the upload succeeded
+        card_text = render_card(export_dir, probe_results, hub_model_id=plan.repo_id, **card_kwargs)
+        validate_card(card_text)
+        plan.sizes[CARD_NAME] = len(card_text.encode())
+        _warn_if_results_dropped(folder / CARD_NAME, card_text)
+    elif plan.files.get("card"):
+        card_text = (folder / CARD_NAME).read_text()
     retry = f"python -m modeling_jepa_mlm.publishing.hub push {folder} --hub_model_id {plan.repo_id}" + (
         f" --revision {revision}" if revision else ""
     )
@@ -266,12 +314,20 @@ def push_to_hub(
         url = api.create_repo(plan.repo_id, private=private or None, exist_ok=True, repo_type="model")
         if revision:
             api.create_branch(plan.repo_id, branch=revision, exist_ok=True, repo_type="model")
-        if plan.files.get("card"):
-            validate_card((folder / CARD_NAME).read_text()).validate(repo_type="model")
-        commit = api.upload_folder(
+        if card_text is not None:
+            validate_card(card_text).validate(repo_type="model")
+        operations = [
+            CommitOperationAdd(
+                path_in_repo=name,
+                path_or_fileobj=card_text.encode()
+                if name == CARD_NAME and regenerate_card
+                else str(folder / name),
+            )
+            for name in plan.all_files
+        ]
+        commit = api.create_commit(
             repo_id=plan.repo_id,
-            folder_path=str(folder),
-            allow_patterns=plan.all_files,
+            operations=operations,
             revision=revision,
             commit_message=commit_message or f"Upload jepa-mlm export ({len(plan.all_files)} files)",
             repo_type="model",
@@ -279,10 +335,26 @@ def push_to_hub(
     except HUB_ERRORS as err:
         raise HubUploadError(
             f"could not push {folder} to {plan.repo_id}: {type(err).__name__}: {err}. Nothing was lost: the export "
-            f"in {folder} is intact; retry with `{retry}`."
+            f"in {folder} is intact (its {CARD_NAME} unchanged); retry with `{retry}`."
         ) from err
+    if regenerate_card:
+        (folder / CARD_NAME).write_text(card_text)
+        logger.info("wrote the pushed model card to %s", folder / CARD_NAME)
     logger.info("pushed %d files to %s (%s)", len(plan.all_files), url, getattr(commit, "commit_url", commit))
     return plan
+
+
+def _warn_if_results_dropped(card_path: Path, new_text: str) -> None:
+    """Warn when the card on disk has results (a model-index) that the regenerated one lacks."""
+    if not card_path.is_file():
+        return
+    old = huggingface_hub.ModelCard(card_path.read_text()).data
+    if old.eval_results and not huggingface_hub.ModelCard(new_text).data.eval_results:
+        logger.warning(
+            "%s has probe results (model-index) that the regenerated card lacks; pass --probe_results to keep "
+            "them, or --keep_card to upload the card as it is",
+            card_path,
+        )
 
 
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
@@ -293,7 +365,9 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     sub = parser.add_subparsers(dest="command", required=True)
-    push = sub.add_parser("push", help="regenerate the card and upload an export folder")
+    push = sub.add_parser(
+        "push", help="upload an export folder with a regenerated card (written once pushed)"
+    )
     card = sub.add_parser("card", help="regenerate the model card (README.md) of an export folder")
     for p in (push, card):
         p.add_argument("export_dir", help="folder written by run_pretraining.py")

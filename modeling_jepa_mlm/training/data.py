@@ -26,6 +26,15 @@ DATA_FILE_BUILDERS = {
     ".csv": "csv",
 }
 BERT_SPECIAL_TOKENS = ("[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]")
+# Datasets built in memory, for runs on any machine with no file and no network. A colon cannot occur in a Hub
+# id, so these names never shadow a Hub dataset.
+SYNTHETIC_CORPUS = "builtin:synthetic"
+SYNTHETIC_DOCUMENTS = 3000
+BUILTIN_DATASETS = (SYNTHETIC_CORPUS,)
+DATA_FLAGS = (
+    "--dataset_name (a Hub id, a local folder in Hub layout, or builtin:synthetic), --dataset_config_name, "
+    "--train_file (local text/json/jsonl/parquet/csv files or folders)"
+)
 TEXT_SCAN_ROWS = 100_000
 
 AnyDatasetDict = datasets.DatasetDict | datasets.IterableDatasetDict
@@ -40,6 +49,10 @@ def _is_path_like(name: str) -> bool:
 def resolve_data_files(paths: str | os.PathLike | Sequence[str | os.PathLike]) -> tuple[str, list[str]]:
     """Expand files and folders of files into `(builder, files)` for `datasets.load_dataset(builder, ...)`.
 
+    Kept by hand because `datasets.load_dataset(<folder>)` infers one builder from the most common suffix and
+    silently drops the files of other formats (a folder of a.txt and b.jsonl loads b.jsonl only), where this
+    fails naming both (tests/test_data.py::test_folder_inference_of_datasets_drops_other_formats).
+
     A folder contributes every non-hidden file below it whose suffix is in `DATA_FILE_BUILDERS`; all
     files must share one builder.
 
@@ -53,7 +66,12 @@ def resolve_data_files(paths: str | os.PathLike | Sequence[str | os.PathLike]) -
     for raw in paths:
         path = Path(raw).expanduser()
         if not path.exists():
-            raise FileNotFoundError(f"data file or folder not found: {str(raw)!r}")
+            raise FileNotFoundError(
+                f"data file or folder not found: {str(raw)!r}; "
+                + _unavailable(
+                    "data files", str(raw), True, "--train_file / --validation_file, or " + DATA_FLAGS
+                )
+            )
         if path.is_dir():
             found = sorted(
                 p
@@ -87,6 +105,30 @@ def resolve_data_files(paths: str | os.PathLike | Sequence[str | os.PathLike]) -
             f"data files mix formats {sorted(builders)}; give files of one format: {[str(p) for p in files[:5]]}"
         )
     return builders.pop(), [str(p) for p in files]
+
+
+class SourceUnavailableError(OSError):
+    """A dataset or tokenizer could not be loaded; the message says how the name was read and what to pass."""
+
+
+def _unavailable(kind: str, value: str, as_path: bool, flags: str, err: BaseException | None = None) -> str:
+    """The message for a `kind` (dataset, tokenizer) named `value` that could not be loaded."""
+    how = (
+        f"treated as a local path ({Path(value).expanduser().resolve()} does not exist)"
+        if as_path
+        else "treated as a Hub id (not found on the Hub, or no network / offline mode and not in the cache)"
+    )
+    cause = f": {type(err).__name__}: {str(err).rstrip('.')}" if err is not None else ""
+    return f"cannot load the {kind} {value!r}, {how}{cause}. Give another with {flags}"
+
+
+def synthetic_corpus(num_documents: int = SYNTHETIC_DOCUMENTS, seed: int = 0) -> datasets.DatasetDict:
+    """`builtin:synthetic`: the quickstart's seeded synthetic English corpus (`quickstart.synthetic`), one `text`
+    column, built in memory."""
+    from ..quickstart.synthetic import generate_corpus  # a leaf module (pandas only); imported on use
+
+    texts = generate_corpus(num_documents, seed=seed)
+    return datasets.DatasetDict({"train": datasets.Dataset.from_dict({"text": texts})})
 
 
 def _column_names(dataset: AnyDataset) -> list[str]:
@@ -147,7 +189,11 @@ def _hold_out(
             f"the train split has {n} rows, too few to hold out validation_split_percentage={percentage} % "
             "for validation; give more data or a validation_file"
         )
-    # Sorted index lists keep both parts in file order (sequential reads) while the choice is seeded.
+    # The rows `Dataset.train_test_split(test_size=n_val, seed=seed)` would hold out (it draws the same
+    # `default_rng(seed).permutation(n)`), but both parts kept in file order: train_test_split returns them in
+    # permutation order and does not expose its indices, and the order sets which documents the packing joins
+    # into one sequence, so it would change the training sequences of runs made before
+    # (tests/test_data.py::test_held_out_rows_are_those_of_train_test_split_in_file_order).
     perm = np.random.default_rng(seed).permutation(n)
     logger.info(
         "no validation split: holding out %d of %d rows (%.3g %%, seed %d)", n_val, n, percentage, seed
@@ -172,7 +218,7 @@ def load_raw_datasets(
 
     Sources, exactly one of:
         `dataset_name` (+ `dataset_config_name`): a Hub dataset such as `wikimedia/wikipedia` /
-            `20231101.en`, or a local folder in Hub layout (e.g. `../shared/data/wikipedia`, `sample.en`);
+            `20231101.en`, a local folder in Hub layout (e.g. `/data/wikipedia`, `2015.en`), or `builtin:synthetic`;
         `train_file`: text/json/jsonl/parquet/csv files, or folders of them (one format).
     Without a validation split or `validation_file`, a held-out slice is cut from train: a seeded
     `validation_split_percentage` % of the rows, or the first `validation_split_examples` of a stream
@@ -195,17 +241,31 @@ def load_raw_datasets(
             f"validation_split_percentage={validation_split_percentage!r} is not valid; accepted values: (0, 100)"
         )
     common: dict[str, Any] = {"streaming": streaming, "cache_dir": cache_dir}
-    if dataset_name is not None:
+    if dataset_name in BUILTIN_DATASETS:
+        raw = synthetic_corpus()
+        if streaming:
+            raw = datasets.IterableDatasetDict({k: v.to_iterable_dataset() for k, v in raw.items()})
+    elif dataset_name is not None:
         local = Path(dataset_name).expanduser()
         if local.is_file():
             builder, files = resolve_data_files(local)
             raw = datasets.load_dataset(builder, data_files={"train": files}, **common)
         elif local.is_dir() or not _is_path_like(dataset_name):
-            raw = datasets.load_dataset(
-                str(local) if local.is_dir() else dataset_name, dataset_config_name, **common
-            )
+            try:
+                raw = datasets.load_dataset(
+                    str(local) if local.is_dir() else dataset_name, dataset_config_name, **common
+                )
+            except OSError as err:  # ConnectionError (offline), DatasetNotFoundError, a missing data file
+                raise SourceUnavailableError(
+                    _unavailable(
+                        f"dataset (config {dataset_config_name!r})", dataset_name, False, DATA_FLAGS, err
+                    )
+                ) from err
         else:
-            raise FileNotFoundError(f"dataset folder not found: {dataset_name!r}")
+            raise FileNotFoundError(
+                f"dataset folder not found: {dataset_name!r}; "
+                + _unavailable("dataset", dataset_name, True, DATA_FLAGS)
+            )
     else:
         builder, files = resolve_data_files(train_file)
         raw = datasets.load_dataset(builder, data_files={"train": files}, **common)
@@ -303,10 +363,22 @@ def load_or_train_tokenizer(
         FileNotFoundError: `tokenizer_name` names a local folder that does not exist.
         ValueError: no tokenizer name and no texts to train on.
     """
+    flags = "--tokenizer_name (a Hub id or a local folder), or leave it out to train a WordPiece tokenizer on the corpus"
     if tokenizer_name is not None:
-        if _is_path_like(tokenizer_name) and not Path(tokenizer_name).expanduser().exists():
-            raise FileNotFoundError(f"tokenizer folder not found: {tokenizer_name!r}")
-        return AutoTokenizer.from_pretrained(str(Path(tokenizer_name).expanduser()), cache_dir=cache_dir)
+        local = Path(tokenizer_name).expanduser()
+        if _is_path_like(tokenizer_name) and not local.exists():
+            raise FileNotFoundError(
+                f"tokenizer folder not found: {tokenizer_name!r}; "
+                + _unavailable("tokenizer", tokenizer_name, True, flags)
+            )
+        try:
+            return AutoTokenizer.from_pretrained(
+                str(local) if local.exists() else tokenizer_name, cache_dir=cache_dir
+            )
+        except OSError as err:  # offline and not cached, or no such repository
+            raise SourceUnavailableError(
+                _unavailable("tokenizer", tokenizer_name, local.exists(), flags, err)
+            ) from err
     if output_dir is not None and (Path(output_dir) / "tokenizer.json").is_file():
         logger.info("reusing the tokenizer saved in %s", output_dir)
         return AutoTokenizer.from_pretrained(str(output_dir))

@@ -5,12 +5,19 @@
     python run_pretraining.py --dataset_name wikimedia/wikipedia --dataset_config_name 20231101.en ...
 
 One YAML/JSON file gives every argument (model, data and training dataclasses share one namespace; the
-`model_config` block goes straight into `JepaMlmConfig`); flags after it override the file.
+`model_config` block goes straight into `JepaMlmConfig`); flags after it override the file. `--model_config
+'{"num_hidden_layers": 2}'` updates the file's block key by key, and run_mlm.py's `--config_overrides
+"num_hidden_layers=2,hidden_size=64"` is applied last (`PretrainedConfig.update_from_string`).
+
+Re-running the command of a finished run trains nothing and says so; a larger `--max_steps` resumes it from its
+last complete checkpoint; `--overwrite_output_dir` trains again from scratch.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import importlib.util
+import inspect
 import json
 import logging
 import math
@@ -22,8 +29,8 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from transformers import HfArgumentParser, TrainingArguments, set_seed
-from transformers.trainer_utils import get_last_checkpoint
+from transformers import HfArgumentParser, PretrainedConfig, TrainerState, TrainingArguments, set_seed
+from transformers.trainer_utils import PREFIX_CHECKPOINT_DIR
 
 from .. import JepaMlmConfig, JepaMlmForMaskedLM, JepaMlmForPreTraining
 from ..publishing.cards import trajectory as logged_trajectory
@@ -43,6 +50,23 @@ logger = logging.getLogger(__name__)
 
 RUN_CONFIG_NAME = "run_config.yaml"
 SUMMARY_NAME = "training_summary.json"
+TRAINER_STATE_NAME = "trainer_state.json"
+USAGE_EXAMPLES = (
+    "give a config file and/or flags, e.g.\n"
+    "  python run_pretraining.py configs/tiny_cpu.yaml            # a one-minute CPU run, no files needed\n"
+    "  python run_pretraining.py configs/mlm.yaml --output_dir out/mlm\n"
+    "  python run_pretraining.py --train_file corpus.txt --tokenizer_name bert-base-uncased --output_dir out/x\n"
+    "see `python run_pretraining.py --help` for every flag"
+)
+# `--report_to` integrations whose package is not a dependency: the modules that provide them (any one
+# suffices; transformers' TensorBoard callback takes tensorboard or tensorboardX) and how to install them.
+REPORTER_PACKAGES: dict[str, tuple[tuple[str, ...], str]] = {
+    "tensorboard": (("tensorboard", "tensorboardX"), 'pip install "jepa-mlm[tensorboard]"'),
+    "trackio": (("trackio",), 'pip install "jepa-mlm[trackio]"'),
+    "wandb": (("wandb",), "pip install wandb"),
+    "mlflow": (("mlflow",), "pip install mlflow"),
+    "comet_ml": (("comet_ml",), "pip install comet_ml"),
+}
 
 
 @dataclass
@@ -59,18 +83,31 @@ class ModelArguments:
         default=None,
         metadata={"help": "Start from this checkpoint (Hub id or folder) instead of a fresh model."},
     )
+    config_overrides: str | None = field(
+        default=None,
+        metadata={
+            "help": "run_mlm.py's convention, applied after model_config: comma-separated key=value pairs, e.g. "
+            "'num_hidden_layers=2,hidden_size=64' (PretrainedConfig.update_from_string)."
+        },
+    )
 
-    def config_overrides(self) -> dict[str, Any]:
-        if self.model_config is None:
-            return {}
-        if isinstance(self.model_config, str):
-            try:
-                return json.loads(self.model_config)
-            except json.JSONDecodeError as err:
-                raise ValueError(
-                    f"--model_config must be a JSON object; got {self.model_config!r}: {err}"
-                ) from err
-        return dict(self.model_config)
+    def model_config_dict(self) -> dict[str, Any]:
+        """`model_config` as a dict (parsed from JSON when given on the command line)."""
+        return _as_mapping(self.model_config)
+
+
+def _as_mapping(value: dict | str | None) -> dict[str, Any]:
+    """A `model_config` value as a dict: a mapping as is, a JSON object string parsed."""
+    if value is None:
+        return {}
+    if isinstance(value, str):
+        try:
+            value = json.loads(value)
+        except json.JSONDecodeError as err:
+            raise ValueError(f"--model_config must be a JSON object; got {value!r}: {err}") from err
+    if not isinstance(value, dict):
+        raise ValueError(f"model_config must be a mapping of JepaMlmConfig fields; got {value!r}")
+    return dict(value)
 
 
 @dataclass
@@ -132,6 +169,12 @@ def parse_args(
     """Arguments from an optional leading YAML/JSON file, overridden by any flags after it."""
     argv = list(sys.argv[1:] if argv is None else argv)
     parser = HfArgumentParser(PARSER_TYPES)
+    if not argv:  # argparse's convention for a usage error: a short usage and the message on stderr, status 2
+        parser.exit(
+            2,
+            f"usage: {parser.prog} [CONFIG.yaml] [--flag value ...]\n{parser.prog}: error: no arguments; "
+            f"{USAGE_EXAMPLES}\n",
+        )
     defaults: dict[str, Any] = {}
     if argv and argv[0].endswith((".yaml", ".yml", ".json")):
         path = Path(argv.pop(0))
@@ -146,9 +189,55 @@ def parse_args(
             )
         parser.set_defaults(**{k: v for k, v in defaults.items() if k != "model_config"})
     model_args, data_args, training_args = parser.parse_args_into_dataclasses(args=argv)
-    if model_args.model_config is None and "model_config" in defaults:
-        model_args.model_config = defaults["model_config"]
+    # The command line's model_config updates the file's block key by key (as every other flag overrides one key).
+    model_args.model_config = {
+        **_as_mapping(defaults.get("model_config")),
+        **_as_mapping(model_args.model_config),
+    }
     return model_args, data_args, training_args
+
+
+def check_reporters(report_to: list[str] | str | None) -> None:
+    """Fail before any data is loaded when a `--report_to` logger's package is missing, naming what to install.
+
+    Raises:
+        ImportError: naming the integration and the install command (the package's extra where there is one).
+    """
+    names = [report_to] if isinstance(report_to, str) else list(report_to or [])
+    for name in names:
+        modules, install = REPORTER_PACKAGES.get(name, ((), ""))
+        if modules and not any(importlib.util.find_spec(m) is not None for m in modules):
+            raise ImportError(
+                f"--report_to {name} needs the {modules[0]} package, which is not installed; install it with "
+                f'`{install}` (or `pip install -e ".[{name}]"` from a clone), or pass --report_to none'
+            )
+
+
+def valid_config_keys() -> set[str]:
+    """The keys a `model_config` block may hold: `JepaMlmConfig`'s arguments and `PretrainedConfig`'s own."""
+    own = {
+        name
+        for name, param in inspect.signature(JepaMlmConfig.__init__).parameters.items()
+        if param.kind is inspect.Parameter.POSITIONAL_OR_KEYWORD and name != "self"
+    }
+    base = {f.name for f in dataclasses.fields(PretrainedConfig)} | set(PretrainedConfig().to_dict())
+    # Keyword arguments PretrainedConfig reads though they are not fields (num_labels sets id2label).
+    return own | base | {"num_labels", "auto_map", "output_attentions", "torch_dtype"}
+
+
+def check_config_keys(overrides: dict[str, Any]) -> None:
+    """Unknown `model_config` keys fail (a typo would otherwise build the default and be saved in config.json).
+
+    Raises:
+        ValueError: naming the unknown keys and listing the valid ones.
+    """
+    valid = valid_config_keys()
+    unknown = sorted(set(overrides) - valid)
+    if unknown:
+        raise ValueError(
+            f"model_config has unknown keys {unknown}; valid keys (JepaMlmConfig's fields and PretrainedConfig's "
+            f"own): {', '.join(sorted(valid - {'_name_or_path', 'transformers_version', 'model_type'}))}"
+        )
 
 
 def build_tokenizer(data_args: DataArguments, raw_datasets, output_dir: str):
@@ -170,16 +259,15 @@ def build_tokenizer(data_args: DataArguments, raw_datasets, output_dir: str):
 
 
 def build_model(model_args: ModelArguments, tokenizer, max_seq_length: int) -> JepaMlmForPreTraining:
-    """A fresh `JepaMlmForPreTraining` sized to the tokenizer, or a checkpoint; the tokenizer must fit it."""
-    overrides = model_args.config_overrides()
+    """A fresh `JepaMlmForPreTraining` sized to the tokenizer, or a checkpoint; the tokenizer must fit it.
+
+    The config is `model_config` (checked for unknown keys), then `config_overrides` (run_mlm.py's string form).
+    """
+    config = build_config(model_args, tokenizer, max_seq_length)
     if model_args.model_name_or_path is not None:
-        model = JepaMlmForPreTraining.from_pretrained(model_args.model_name_or_path, **overrides)
+        model = JepaMlmForPreTraining.from_pretrained(model_args.model_name_or_path, config=config)
     else:
-        overrides.setdefault("vocab_size", len(tokenizer))
-        overrides.setdefault("pad_token_id", tokenizer.pad_token_id)
-        overrides.setdefault("mask_token_id", tokenizer.mask_token_id)
-        overrides.setdefault("max_position_embeddings", max(512, max_seq_length))
-        model = JepaMlmForPreTraining(JepaMlmConfig(**overrides))
+        model = JepaMlmForPreTraining(config)
     config = model.config
     check_tokenizer_fits(
         tokenizer, config.vocab_size, pad_token_id=config.pad_token_id, mask_token_id=config.mask_token_id
@@ -189,6 +277,36 @@ def build_model(model_args: ModelArguments, tokenizer, max_seq_length: int) -> J
             f"max_seq_length={max_seq_length} exceeds the model's max_position_embeddings={config.max_position_embeddings}"
         )
     return model
+
+
+def build_config(model_args: ModelArguments, tokenizer, max_seq_length: int) -> JepaMlmConfig:
+    """`JepaMlmConfig` from the checkpoint or the tokenizer's sizes, `model_config` on top, then `config_overrides`.
+
+    Raises:
+        ValueError: an unknown key in `model_config` or `config_overrides`, or an invalid value.
+    """
+    overrides = model_args.model_config_dict()
+    check_config_keys(overrides)
+    if model_args.model_name_or_path is not None:
+        config = JepaMlmConfig.from_pretrained(model_args.model_name_or_path, **overrides)
+    else:
+        overrides.setdefault("vocab_size", len(tokenizer))
+        overrides.setdefault("pad_token_id", tokenizer.pad_token_id)
+        overrides.setdefault("mask_token_id", tokenizer.mask_token_id)
+        overrides.setdefault("max_position_embeddings", max(512, max_seq_length))
+        config = JepaMlmConfig(**overrides)
+    if model_args.config_overrides:
+        pairs = dict(x.split("=", 1) for x in model_args.config_overrides.split(",") if "=" in x)
+        check_config_keys(pairs)
+        try:
+            config.update_from_string(model_args.config_overrides)
+        except ValueError as err:
+            raise ValueError(
+                f"--config_overrides {model_args.config_overrides!r} is not valid: {err}; accepted: "
+                "comma-separated key=value pairs of existing config keys, e.g. 'num_hidden_layers=2,hidden_size=64'"
+            ) from err
+        config.validate()
+    return config
 
 
 def load_raw(data_args: DataArguments, training_args: TrainingArguments):
@@ -267,15 +385,100 @@ def resolved_run_config(model_args, data_args, training_args, model_config: Jepa
     }
 
 
-def checkpoint_step(checkpoint: str) -> int:
-    """The global step a checkpoint was saved at (its `trainer_state.json`)."""
-    state = Path(checkpoint, "trainer_state.json")
-    if not state.is_file():
+def load_trainer_state(checkpoint: str | os.PathLike) -> TrainerState:
+    """The `TrainerState` a checkpoint was saved with (its `trainer_state.json`).
+
+    Raises:
+        FileNotFoundError: no `trainer_state.json` (not a Trainer checkpoint, or one whose writing was cut short).
+        ValueError: a `trainer_state.json` that is not valid JSON (cut short).
+    """
+    path = Path(checkpoint, TRAINER_STATE_NAME)
+    if not path.is_file():
         raise FileNotFoundError(
-            f"cannot resume from {checkpoint}: it has no trainer_state.json (expected a folder written by the "
-            "Trainer, such as <output_dir>/checkpoint-<step>)"
+            f"cannot resume from {checkpoint}: it has no {TRAINER_STATE_NAME} (expected a folder written by the "
+            f"Trainer, such as <output_dir>/{PREFIX_CHECKPOINT_DIR}-<step>)"
         )
-    return int(json.loads(state.read_text())["global_step"])
+    try:
+        return TrainerState.load_from_json(str(path))
+    except (json.JSONDecodeError, TypeError) as err:
+        raise ValueError(
+            f"cannot resume from {checkpoint}: {path} is not a complete trainer state ({err})"
+        ) from err
+
+
+def _checkpoint_number(path: Path) -> int | None:
+    prefix = f"{PREFIX_CHECKPOINT_DIR}-"
+    suffix = path.name[len(prefix) :]
+    return int(suffix) if path.name.startswith(prefix) and suffix.isdigit() and path.is_dir() else None
+
+
+def last_complete_checkpoint(output_dir: str | os.PathLike) -> tuple[str, TrainerState] | None:
+    """The newest checkpoint of `output_dir` that the Trainer finished writing, with its state; None if none.
+
+    The Trainer writes `trainer_state.json` last (after the weights, optimizer, scheduler and RNG states), so a
+    folder without a readable one was cut short (the process was killed while saving): it is skipped with a
+    warning naming it, never deleted, and the previous checkpoint is used.
+    """
+    folders = [p for p in Path(output_dir).iterdir() if _checkpoint_number(p) is not None]
+    for folder in sorted(folders, key=_checkpoint_number, reverse=True):
+        try:
+            return str(folder), load_trainer_state(folder)
+        except (FileNotFoundError, ValueError) as err:
+            logger.warning("skipping the incomplete checkpoint %s (left in place): %s", folder, err)
+    return None
+
+
+class RunCompleteError(RuntimeError):
+    """The output folder already holds the finished run the command asks for."""
+
+
+def check_not_complete(
+    output_dir: str | os.PathLike, max_steps: int, checkpoint: tuple[str, TrainerState] | None
+) -> None:
+    """Refuse to train again into the export of a finished run.
+
+    The run is complete when its export's `training_summary.json` or its last complete checkpoint reached
+    `max_steps` (any export, for an epoch-based run). A larger `max_steps` with a checkpoint resumes instead.
+
+    Raises:
+        RunCompleteError: saying so and how to train again.
+    """
+    summary_path = Path(output_dir, SUMMARY_NAME)
+    done_steps = None
+    if summary_path.is_file():
+        done_steps = int(json.loads(summary_path.read_text()).get("steps") or 0)
+    if checkpoint is not None:
+        done_steps = max(done_steps or 0, checkpoint[1].global_step)
+    retrain = (
+        "to train again, give a new --output_dir or pass --overwrite_output_dir (which trains from step 0 and "
+        "replaces the export)"
+    )
+    if done_steps is not None and (max_steps <= 0 or done_steps >= max_steps) and summary_path.is_file():
+        raise RunCompleteError(
+            f"{output_dir} already holds the finished run ({done_steps} steps, max_steps={max_steps}); nothing "
+            f"to train. To extend it, raise --max_steps (it resumes from the last checkpoint); {retrain}."
+        )
+    if checkpoint is not None and max_steps > 0 and checkpoint[1].global_step >= max_steps:
+        raise RunCompleteError(
+            f"{checkpoint[0]} is already at step {checkpoint[1].global_step} >= max_steps={max_steps}; nothing to "
+            f"train. To extend the run, raise --max_steps; {retrain}."
+        )
+    if summary_path.is_file() and checkpoint is None:
+        raise RunCompleteError(
+            f"{output_dir} holds an export of {done_steps} steps and no checkpoint to extend it from to "
+            f"max_steps={max_steps}; {retrain}."
+        )
+
+
+def make_readable(folder: str | os.PathLike) -> None:
+    """Give the top-level files of `folder` the mode a plain `open()` would (0666 less the umask).
+
+    safetensors writes its files with mode 0600, unlike every other file of an export."""
+    umask = os.umask(0)
+    os.umask(umask)
+    for path in Path(folder).iterdir():
+        if path.is_file() and path.suffix == ".safetensors":
+            path.chmod(0o666 & ~umask)
 
 
 def training_summary(
@@ -330,6 +533,7 @@ def export(trainer: JepaMlmTrainer, tokenizer, output_dir: str, which: str) -> N
     export_model.config.architectures = [type(export_model).__name__]
     export_model.save_pretrained(output_dir)
     tokenizer.save_pretrained(output_dir)
+    make_readable(output_dir)
 
 
 def main(argv: list[str] | None = None) -> dict[str, Any]:
@@ -348,10 +552,25 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         check_hub_access(training_args.hub_token)
     training_args.push_to_hub = False
 
+    check_reporters(training_args.report_to)
+
     last_checkpoint = None
-    if training_args.resume_from_checkpoint is None and os.path.isdir(training_args.output_dir):
-        last_checkpoint = get_last_checkpoint(training_args.output_dir)
-        if last_checkpoint is not None:
+    if (
+        training_args.resume_from_checkpoint is None
+        and not training_args.overwrite_output_dir
+        and os.path.isdir(training_args.output_dir)
+    ):
+        found = last_complete_checkpoint(training_args.output_dir)
+        try:
+            check_not_complete(training_args.output_dir, training_args.max_steps, found)
+        except RunCompleteError as done:
+            summary_path = Path(training_args.output_dir, SUMMARY_NAME)
+            if not summary_path.is_file():  # a final checkpoint but no export: say so, train nothing
+                raise
+            logger.warning("%s", done)
+            return json.loads(summary_path.read_text())
+        if found is not None:
+            last_checkpoint = found[0]
             logger.info("resuming from %s", last_checkpoint)
 
     # 1. Data and tokenizer: every check that can fail does so before training starts.
@@ -364,6 +583,10 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     if eval_dataset is not None and data_args.max_eval_samples is not None and not data_args.streaming:
         eval_dataset = eval_dataset.select(range(min(data_args.max_eval_samples, len(eval_dataset))))
     collator = build_collator(model.config, data_args, tokenizer, training_args.seed)
+    if training_args.ddp_find_unused_parameters is None:
+        # Every objective gives every trainable parameter a gradient at every step (tests/test_pretraining.py
+        # checks it per objective), so DDP need not search the graph for unused ones.
+        training_args.ddp_find_unused_parameters = False
     eval_collator = None
     if data_args.eval_mlm_probability is not None:
         eval_collator = dataclasses.replace(collator, mlm_probability=data_args.eval_mlm_probability)
@@ -386,7 +609,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         processing_class=tokenizer,
     )
     resume_from = training_args.resume_from_checkpoint or last_checkpoint
-    start_step = checkpoint_step(resume_from) if isinstance(resume_from, str) else 0
+    start_step = load_trainer_state(resume_from).global_step if isinstance(resume_from, str) else 0
     start = time.perf_counter()
     trainer.train(resume_from_checkpoint=resume_from)
     wall_time = time.perf_counter() - start

@@ -41,6 +41,14 @@ class JepaMlmTrainingArguments(TrainingArguments):
         default="online",
         metadata={"help": "Which encoder the final export holds: 'online' (default) or the EMA 'target'."},
     )
+    # transformers 5 dropped this flag of run_mlm.py; run_pretraining.py honours it (see `pretrain.main`).
+    overwrite_output_dir: bool = field(
+        default=False,
+        metadata={
+            "help": "Train from step 0 even when output_dir holds a finished run or checkpoints (by default a "
+            "finished run is not trained again and an unfinished one resumes from its last checkpoint)."
+        },
+    )
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -52,6 +60,15 @@ class JepaMlmTrainingArguments(TrainingArguments):
             value = getattr(self, name)
             if not 0.0 <= value <= 1.0:
                 raise ValueError(f"{name}={value} is not valid; accepted values: a number in [0, 1]")
+        if (
+            self.max_steps == 0
+            or self.max_steps < -1
+            or (self.max_steps == -1 and self.num_train_epochs <= 0)
+        ):
+            raise ValueError(
+                f"max_steps={self.max_steps} (num_train_epochs={self.num_train_epochs}) is not valid; accepted: "
+                "max_steps > 0, or max_steps = -1 (the default) with num_train_epochs > 0"
+            )
         if self.export_encoder not in ("online", "target"):
             raise ValueError(
                 f"export_encoder={self.export_encoder!r} is not valid; accepted values: online, target"
@@ -152,7 +169,9 @@ class JepaMlmTrainer(Trainer):
                     value = value.detach().float()
                     self._window[key] = self._window[key] + value if key in self._window else value
             self._window_steps += 1
-            # A tensor sum, not `int(...)`: counting tokens must not wait for the device every step.
+            # A tensor sum, not `int(...)`: counting tokens must not wait for the device every step. The Trainer's
+            # own counter (`include_num_input_tokens_seen`, `state.num_input_tokens_seen`) gathers across processes
+            # and calls `.item()` at every micro-batch, a device sync and a collective per step, so it is not used.
             tokens = (
                 inputs["attention_mask"].sum() if "attention_mask" in inputs else inputs["input_ids"].numel()
             )
