@@ -64,13 +64,11 @@ def is_complete(run: Run) -> bool:
 
 
 def latest_step(run: Run) -> int:
-    """The newest complete checkpoint's step (0 when there is none)."""
-    steps = [0]
-    for ckpt in run.output_dir.glob("checkpoint-*"):
-        state = read_json(ckpt / "trainer_state.json")
-        if state is not None:
-            steps.append(int(state["global_step"]))
-    return max(steps)
+    """The newest complete checkpoint's step (0 when there is none), as pre-training's resume finds it."""
+    from ..training.pretrain import last_complete_checkpoint
+
+    found = last_complete_checkpoint(run.output_dir) if run.output_dir.is_dir() else None
+    return 0 if found is None else int(found[1].global_step)
 
 
 def pretraining_command(spec: StudySpec, config_path: Path) -> list[str]:

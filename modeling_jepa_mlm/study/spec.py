@@ -15,7 +15,7 @@ A study file is YAML::
     control: true                    # also export and probe the random-initialisation control of each seed
     num_processes: 1                 # > 1: each run is started with `accelerate launch --num_processes N`
     probes:                          # name -> run_glue_probe.py flags
-      standard: {protocol: standard, glue_dir: ../shared/data/glue, tasks: [sst2]}
+      standard: {protocol: standard, glue_dir: data/glue, tasks: [sst2]}
 
 Paths inside `base` and the probe flags (data folders) are read as the scripts read them: relative to the
 directory the runner is started from (the repository root).
