@@ -16,6 +16,7 @@ from conftest import WORDS
 from modeling_jepa_mlm.study import load_study, run_study
 from modeling_jepa_mlm.study.runner import probe
 from modeling_jepa_mlm.study.spec import merge_config, steps_for_budget
+from modeling_jepa_mlm.study.summary import plot_trajectories
 
 TINY_MODEL = dict(
     hidden_size=32,
@@ -184,7 +185,13 @@ def test_two_arm_two_seed_study_runs_end_to_end_and_resumes(tiny_study):
     assert sorted(results["models"]) == sorted(
         [r.name for r in runs] + ["random_init-seed1", "random_init-seed2"]
     )
-    for name in ("summary.md", "training_curves.png", "study.yaml", "cards/fast-seed2.md"):
+    for name in (
+        "summary.md",
+        "training_curves.png",
+        "trajectories.png",
+        "study.yaml",
+        "cards/fast-seed2.md",
+    ):
         assert (spec.results_dir / name).is_file(), name
 
     # Everything done: a third call trains nothing and probes nothing.
@@ -226,3 +233,29 @@ def test_probe_refuses_to_overwrite_results_it_did_not_make(tiny_study):
     ):
         probe(spec, "standard")
     assert json.loads((foreign / "results.json").read_text()) == {"models": {"hybrid": {}, "mlm": {}}}
+
+
+def test_trajectory_plot_shows_losses_balance_weight_and_gradient_share(tiny_study):
+    spec = load_study(tiny_study)
+    spec.arms = {"mlm": {}, "hybrid": {"model_config": {"objective": "hybrid"}}}
+    spec.seeds = [1]
+    for run in spec.runs():
+        history = [{"step": s, "loss": 7.0 - s / 10, "mlm_loss": 7.0 - s / 10} for s in range(2, 12, 2)]
+        if run.arm == "hybrid":
+            for h in history:
+                h.update(
+                    jepa_loss=0.5, balance_weight=0.5 + h["step"] / 40, grad_share_mlm=0.5 - h["step"] / 40
+                )
+        folder = spec.results_dir / "training" / run.name
+        folder.mkdir(parents=True)
+        (folder / "trainer_state.json").write_text(json.dumps({"log_history": history}))
+    path = spec.results_dir / "trajectories.png"
+    assert plot_trajectories(spec, path)
+    import matplotlib.image
+
+    height, width, _ = matplotlib.image.imread(path).shape
+    assert width > 2.5 * height  # three panels side by side: losses, the balance weight, the gradient share
+    spec.arms = {"mlm": {}}
+    assert plot_trajectories(spec, spec.results_dir / "mlm_only.png")
+    height, width, _ = matplotlib.image.imread(spec.results_dir / "mlm_only.png").shape
+    assert width < 1.5 * height  # the MLM baseline has only its loss

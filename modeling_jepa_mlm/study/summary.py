@@ -122,6 +122,69 @@ def plot_training_curves(spec: StudySpec, runs: list[dict], path: Path) -> None:
     plt.close(fig)
 
 
+TRAJECTORY_PANELS = (
+    ("losses", ("mlm_loss", "jepa_loss")),
+    ("JEPA weight s of the balance", ("balance_weight",)),
+    ("MLM share of the encoder's gradient", ("grad_share_mlm",)),
+)
+
+
+def plot_trajectories(spec: StudySpec, path: Path) -> bool:
+    """Training trajectories of every run, one column per quantity (both losses; the balance's JEPA weight `s`;
+    the MLM objective's share of the gradient at the encoder), one colour per arm, seeds as separate lines.
+
+    Returns False (and writes nothing) when no run logged any of them."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    runs = spec.runs()
+    logs = {}
+    for run in runs:
+        state = read_json(spec.results_dir / "training" / run.name / "trainer_state.json") or {}
+        logs[run.name] = [h for h in state.get("log_history", []) if "loss" in h]
+    panels = [
+        (t, keys)
+        for t, keys in TRAJECTORY_PANELS
+        if any(k in h for hs in logs.values() for h in hs for k in keys)
+    ]
+    if not panels:
+        return False
+    fig, axes = plt.subplots(1, len(panels), figsize=(4.2 * len(panels), 3.6), squeeze=False)
+    colors = {a: plt.get_cmap("tab10")(i % 10) for i, a in enumerate(spec.arms)}
+    styles = {"mlm_loss": "-", "jepa_loss": "--"}
+    for ax, (title, keys) in zip(axes[0], panels):
+        labelled = set()
+        for run in runs:
+            history = logs[run.name]
+            for key in keys:
+                points = [(h["step"], h[key]) for h in history if key in h]
+                if not points:
+                    continue
+                label = f"{run.arm} {key}" if len(keys) > 1 else run.arm
+                ax.plot(
+                    *zip(*points),
+                    color=colors[run.arm],
+                    ls=styles.get(key, "-"),
+                    lw=1.2,
+                    label=label if label not in labelled else None,
+                )
+                labelled.add(label)
+        ax.set_title(title, fontsize=9)
+        ax.set_xlabel("optimizer step")
+        if keys != ("mlm_loss", "jepa_loss"):
+            ax.set_ylim(-0.02, 1.02)
+        ax.grid(alpha=0.3)
+        if labelled:
+            ax.legend(frameon=False, fontsize=7)
+    fig.suptitle(f"study {spec.name}: training trajectories", fontsize=10)
+    fig.tight_layout()
+    fig.savefig(path, dpi=130)
+    plt.close(fig)
+    return True
+
+
 def write_cards(spec: StudySpec) -> list[str]:
     """A model card per run (and control) from its records and the first probe's results, copied to cards/."""
     from ..publishing.cards import write_model_card
@@ -184,9 +247,12 @@ def write_summary(spec: StudySpec) -> dict[str, Any]:
         "parity_passed": None if parity is None else parity["passed"],
         "probes": probes,
     }
+    summary["plots"] = []
     if any(r["eval_curve"] for r in runs):
         plot_training_curves(spec, runs, spec.results_dir / "training_curves.png")
-        summary["plots"] = ["training_curves.png"]
+        summary["plots"].append("training_curves.png")
+    if plot_trajectories(spec, spec.results_dir / "trajectories.png"):
+        summary["plots"].append("trajectories.png")
     summary["cards"] = write_cards(spec)
     (spec.results_dir / "summary.json").write_text(json.dumps(summary, indent=2))
     (spec.results_dir / "summary.md").write_text(summary_markdown(summary))
@@ -234,8 +300,8 @@ def summary_markdown(summary: dict[str, Any]) -> str:
                     f"{c.get('evidence', '')} |"
                 )
             lines.append("")
-    if summary.get("plots"):
-        lines += ["![training curves](training_curves.png)", ""]
+    for plot in summary.get("plots", []):
+        lines += [f"![{Path(plot).stem.replace('_', ' ')}]({plot})", ""]
     if summary.get("cards"):
         lines += ["Model cards: " + ", ".join(f"[{Path(c).stem}]({c})" for c in summary["cards"]), ""]
     return "\n".join(lines)
