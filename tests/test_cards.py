@@ -18,6 +18,7 @@ from huggingface_hub import ModelCard
 
 from modeling_jepa_mlm import JepaMlmForMaskedLM, JepaMlmModel
 from modeling_jepa_mlm.analysis.report import _fmt_cell
+from modeling_jepa_mlm.analysis.results import Cell, ProbeRun
 from modeling_jepa_mlm.publishing.cards import (
     CARD_NAME,
     TEMPLATE_PATH,
@@ -237,7 +238,7 @@ def test_tables_hold_the_numbers_of_the_run_and_the_probe(export):
     assert text.split("### SST-2")[1].split("\n")[2] == "| pooling | " + " | ".join(cols) + " |"
     for row in sst2:
         cells = results["results"]["hybrid"]["sst2"][row[0]]
-        assert row[1:] == [_fmt_cell(cells[c]) for c in cols]
+        assert row[1:] == [_fmt_cell(Cell.from_dict(cells[c])) for c in cols]
     stsb_header = text.split("### STS-B")[1].split("\n")[2]
     assert "balance" not in stsb_header  # no value anywhere: no column
     comparison = table_rows(section(text, "Compared with the other probed models"), "| task")
@@ -337,13 +338,13 @@ def test_probe_reader_tolerates_missing_pieces(export):
 
 def test_probe_model_is_found_by_path_then_name_and_unknown_names_fail(export, tmp_path):
     results = probe_results(export)
-    assert find_probe_model(results, export) == "hybrid"
+    assert find_probe_model(ProbeRun.from_dict(results), export) == "hybrid"
     results["models"]["hybrid"]["path"] = "org/some-hub-id"
-    assert find_probe_model(results, export) == "hybrid"  # the folder's name
-    assert find_probe_model(results, tmp_path / "other") is None
-    assert find_probe_model(results, tmp_path / "other", model_name="mlm") == "mlm"
+    assert find_probe_model(ProbeRun.from_dict(results), export) == "hybrid"  # the folder's name
+    assert find_probe_model(ProbeRun.from_dict(results), tmp_path / "other") is None
+    assert find_probe_model(ProbeRun.from_dict(results), tmp_path / "other", model_name="mlm") == "mlm"
     with pytest.raises(ValueError, match=r"probed models: \['hybrid', 'mlm'\]"):
-        find_probe_model(results, export, model_name="bert")
+        find_probe_model(ProbeRun.from_dict(results), export, model_name="bert")
     text = render_card(tmp_path / "hybrid", results)  # matched, card built
     assert "### SST-2" in text
 

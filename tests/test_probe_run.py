@@ -14,6 +14,8 @@ from conftest import TINY
 
 from modeling_jepa_mlm.analysis import probe as run_glue_probe
 from modeling_jepa_mlm.analysis import probing
+from modeling_jepa_mlm.analysis import results as results_io
+from modeling_jepa_mlm.analysis.results import ProbeRun
 from modeling_jepa_mlm.analysis.significance import VERDICTS
 from modeling_jepa_mlm.quickstart.synthetic import write_glue
 
@@ -73,7 +75,7 @@ def workspace(tmp_path_factory) -> dict[str, Path]:
     return paths
 
 
-def run(workspace, tmp_path, *extra: str, models=("tiny-jepa", "tiny-bert")) -> dict:
+def run(workspace, tmp_path, *extra: str, models=("tiny-jepa", "tiny-bert")) -> ProbeRun:
     argv = [
         "--model_name_or_path",
         *(str(workspace[m]) for m in models),
@@ -90,7 +92,8 @@ def run(workspace, tmp_path, *extra: str, models=("tiny-jepa", "tiny-bert")) -> 
 
 
 def test_two_models_all_tasks_standard_protocol(workspace, tmp_path):
-    out = run(workspace, tmp_path)
+    probe_run = run(workspace, tmp_path)
+    out = probe_run.to_dict()
     assert set(out) >= {
         "protocol",
         "models",
@@ -141,14 +144,16 @@ def test_two_models_all_tasks_standard_protocol(workspace, tmp_path):
     assert set(out["timing"]["encode_seconds"]["tiny-bert"]) == set(out["tasks"])
     # Files: strict JSON equal to the returned dict, a report with every task.
     written = json.loads((tmp_path / "out" / "results.json").read_text())
-    assert written == out
+    assert written == out and results_io.load(tmp_path / "out") == probe_run
     report = (tmp_path / "out" / "report.md").read_text()
     assert all(f"### {t}" in report for t in out["tasks"]) and "## Claims of the paper" in report
 
 
 def test_second_run_reads_the_cache_and_paper_protocol(workspace, tmp_path, monkeypatch):
     tasks = ["--tasks", "sst2", "stsb"]
-    first = run(workspace, tmp_path, *tasks, "--protocol", "paper", "--plots", models=("tiny-bert",))
+    first = run(
+        workspace, tmp_path, *tasks, "--protocol", "paper", "--plots", models=("tiny-bert",)
+    ).to_dict()
     for name in ("spectra.png", "uniformity_alignment.png", "probes.png"):
         assert (tmp_path / "out" / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
@@ -158,7 +163,7 @@ def test_second_run_reads_the_cache_and_paper_protocol(workspace, tmp_path, monk
     monkeypatch.setattr(probing, "encode_texts", no_encoding)
     second = run(
         workspace, tmp_path, *tasks, "--protocol", "paper", "--n_bootstrap", "30", models=("tiny-bert",)
-    )
+    ).to_dict()
     assert first["poolings"] == ["mean", "max", "weighted", "attention"]
     for pooling in first["poolings"]:
         for metric in ("uniformity", "effective_rank", "accuracy"):
@@ -211,8 +216,8 @@ def test_stock_bert_with_the_bert_base_uncased_tokenizer(workspace, tmp_path):
     AutoTokenizer.from_pretrained(SHARED_TOKENIZER).save_pretrained(folder)
     workspace = {**workspace, "stock-bert": folder}
     out = run(workspace, tmp_path, "--tasks", "mrpc", "--poolings", "mean", "cls", models=("stock-bert",))
-    assert out["models"]["stock-bert"]["hidden_size"] == 24
-    assert out["results"]["stock-bert"]["mrpc"]["cls"]["f1"]["value"] is not None
+    assert out.models["stock-bert"].hidden_size == 24
+    assert out.cell("stock-bert", "mrpc", "cls", "f1").value is not None
 
 
 @pytest.mark.parametrize(
@@ -221,7 +226,7 @@ def test_stock_bert_with_the_bert_base_uncased_tokenizer(workspace, tmp_path):
         (
             ["--tasks", "qnli"],
             ValueError,
-            r"unknown GLUE task 'qnli'; valid tasks: sst2, mrpc, mnli, cola, stsb",
+            r"unknown task 'qnli'; valid tasks: sst2, mrpc, mnli, cola, stsb",
         ),
         (
             ["--poolings", "median"],
@@ -265,4 +270,23 @@ def test_glue_folder_with_a_missing_split(workspace, tmp_path):
 
 
 def test_display_names_are_deduplicated():
-    assert run_glue_probe.display_names(["a/model", "b/model/", "org/other"]) == ["model", "model-2", "other"]
+    paths = ["x/hybrid", "org/other", "./a/hybrid", "./b/hybrid/", "/z/mlm"]
+    assert run_glue_probe.display_names(paths) == ["x/hybrid", "org/other", "hybrid", "hybrid-2", "mlm"]
+
+
+def test_models_are_named_by_hub_id_or_a_telling_path(tmp_path):
+    snapshot = (
+        tmp_path / "hub" / "models--sentence-transformers--all-MiniLM-L6-v2" / "snapshots" / ("ab" * 20)
+    )
+    no_org = tmp_path / "hub" / "models--bert-base-uncased" / "snapshots" / "main"
+    exported = tmp_path / "runs" / "hybrid" / "model"
+    checkpoint = tmp_path / "runs" / "mlm" / "checkpoint-500"
+    for folder in (snapshot, no_org, exported, checkpoint):
+        folder.mkdir(parents=True)
+    name = run_glue_probe.model_display_name
+    assert name(str(snapshot)) == "sentence-transformers/all-MiniLM-L6-v2"
+    assert name(str(no_org) + "/") == "bert-base-uncased"
+    assert name(str(exported)) == "hybrid/model"  # "model" alone says nothing
+    assert name(str(checkpoint)) == "mlm/checkpoint-500"
+    assert name("google-bert/bert-base-uncased") == "google-bert/bert-base-uncased"  # a Hub id as given
+    assert name(str(tmp_path / "runs" / "hybrid")) == "hybrid"
