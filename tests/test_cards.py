@@ -511,3 +511,30 @@ def test_usage_comes_before_the_large_tables_and_the_citation_has_authors(export
     assert text.index("## Usage") < text.index("| step |")
     bibtex = text.split("```bibtex")[1].split("```")[0]
     assert "author  = {{jepa-mlm developers}}" in bibtex and "@software{jepa_mlm" in bibtex
+
+
+def test_a_user_task_is_named_as_its_spec_names_it(export):
+    results = probe_results(export)
+    for model in results["results"]:
+        results["results"][model]["my-sts"] = results["results"][model].pop("stsb")
+    results["tasks"] = ["sst2", "my-sts"]
+    results["n_examples"]["my-sts"] = {"train": 600, "eval": 240, "eval_split": "dev"}
+    del results["n_examples"]["stsb"]
+    results["task_specs"] = {
+        "my-sts": {
+            "name": "my-sts",
+            "display_name": "My STS",
+            "kind": "pair_regression",
+            "text_columns": ["first", "second"],
+            "label_column": "similarity",
+            "data_files": {"fit": ["/data/fit.csv"], "dev": ["/data/dev.csv"]},
+            "train_split": "fit",
+            "eval_split": "dev",
+            "metrics": ["spearmanr"],
+        }
+    }
+    card = validate_card(render_card(export, results))
+    assert "### My STS" in str(card) and "STS-B" not in str(card)
+    mine = [r for r in card.data.eval_results if r.dataset_name == "My STS (local files)"]
+    assert {(r.metric_type, r.dataset_split) for r in mine} == {("spearmanr", "dev")}
+    assert {r.dataset_name for r in card.data.eval_results} - {"My STS (local files)"} == {"GLUE SST-2"}

@@ -15,6 +15,7 @@ Tasks are the five built-in GLUE tasks or task specs (`--task_spec`, see `tasks.
 
 from __future__ import annotations
 
+import argparse
 import itertools
 import json
 import logging
@@ -134,8 +135,9 @@ class ProbeArguments:
         },
     )
     plots: bool = field(default=True, metadata={"help": "Write the PNG plots (--no-plots to skip)."})
-    disable_tqdm: bool | None = field(
-        default=None, metadata={"help": "Hide progress bars (default: hidden when stderr is not a terminal)."}
+    disable_tqdm: bool = field(
+        default=False,
+        metadata={"help": "Hide progress bars (they are always hidden when stderr is not a terminal)."},
     )
     log_level: str = field(default="INFO", metadata={"help": "Logging level."})
 
@@ -162,9 +164,10 @@ class ProbeArguments:
         if len(set(self.model_name_or_path)) != len(self.model_name_or_path):
             raise ValueError(f"the same model is given twice: {self.model_name_or_path}")
         resolve_tasks(self.tasks, self.task_spec)  # an unknown task or a bad spec fails here
-        if self.disable_tqdm is None:
-            # Progress bars redraw with carriage returns, which pile up as lines in a log file.
-            self.disable_tqdm = not sys.stderr.isatty()
+
+
+class _HelpFormatter(argparse.ArgumentDefaultsHelpFormatter, argparse.RawDescriptionHelpFormatter):
+    """Defaults in the flag help, the module docstring's layout kept."""
 
 
 def parse_args(argv: Sequence[str] | None = None) -> ProbeArguments:
@@ -177,7 +180,7 @@ def parse_args(argv: Sequence[str] | None = None) -> ProbeArguments:
     from transformers import HfArgumentParser
 
     argv = list(sys.argv[1:] if argv is None else argv)
-    parser = HfArgumentParser(ProbeArguments, description=__doc__)
+    parser = HfArgumentParser(ProbeArguments, description=__doc__, formatter_class=_HelpFormatter)
     if argv and argv[0].endswith((".yaml", ".yml", ".json")):
         path = Path(argv.pop(0))
         if not path.is_file():
@@ -191,6 +194,12 @@ def parse_args(argv: Sequence[str] | None = None) -> ProbeArguments:
         parser.set_defaults(**defaults)
     (args,) = parser.parse_args_into_dataclasses(args=argv)
     return args
+
+
+def show_progress(disable_tqdm: bool = False) -> bool:
+    """Whether to draw progress bars: not when asked not to, and not when stderr is not a terminal (bars redraw
+    with carriage returns, which pile up as lines in a log file)."""
+    return not disable_tqdm and sys.stderr.isatty()
 
 
 def resolve_tasks(tasks: Sequence[str] | None, task_specs: Sequence[str] | None) -> list[TaskSpec]:
@@ -579,7 +588,8 @@ def main(argv: Sequence[str] | None = None) -> ProbeRun:
 def run(args: ProbeArguments) -> ProbeRun:
     """The analysis behind `main`, on parsed arguments."""
     start = time.perf_counter()
-    if args.disable_tqdm:
+    progress = show_progress(args.disable_tqdm)
+    if not progress:
         import datasets
 
         datasets.disable_progress_bars()
@@ -613,7 +623,7 @@ def run(args: ProbeArguments) -> ProbeRun:
             trust_remote_code=args.trust_remote_code,
             batch_size=args.batch_size,
             max_length=args.max_length,
-            progress=not args.disable_tqdm,
+            progress=progress,
             bow_vocab_size=args.bow_vocab_size,
             max_geometry_samples=args.max_geometry_samples,
             n_bootstrap=args.n_bootstrap,
