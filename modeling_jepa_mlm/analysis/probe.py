@@ -25,7 +25,7 @@ import sys
 import time
 import zlib
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
@@ -341,21 +341,41 @@ def pair_overlap(split: TaskSplit) -> np.ndarray | None:
     )
 
 
+@dataclass(frozen=True)
+class AnalysisSettings:
+    """What the analysis of one model does, the same for every model of a run (see the flags' help).
+
+    Attributes:
+        protocol: a name of `protocols.PROTOCOLS`; poolings: names of `probing.PROBE_POOLERS`.
+        max_length: tokens per text; bow_vocab_size: targets of the bag-of-words probe.
+        max_geometry_samples: embeddings the set metrics read; max_spectrum: eigenvalues kept per spectrum.
+        n_bootstrap, n_subsamples: resamples of the per-example and the set metrics.
+        token_probe_classes: most frequent token-probe labels kept.
+        seed: seed of the samples, resamples, probes and the attention pooling's query.
+    """
+
+    protocol: str = "standard"
+    poolings: tuple[str, ...] = PROTOCOLS["standard"].poolings
+    max_length: int = 128
+    bow_vocab_size: int = 50
+    max_geometry_samples: int = 1000
+    n_bootstrap: int = 1000
+    n_subsamples: int = 100
+    token_probe_classes: int = 20
+    max_spectrum: int = 512
+    seed: int = 0
+
+    @classmethod
+    def from_args(cls, args: ProbeArguments) -> AnalysisSettings:
+        """The analysis settings among the command's arguments."""
+        return cls(
+            **{f.name: getattr(args, f.name) for f in fields(cls) if f.name != "poolings"},
+            poolings=tuple(args.poolings),
+        )
+
+
 def analyse_task(
-    encoder: LoadedEncoder,
-    data: TaskData,
-    emb: Embeddings,
-    *,
-    protocol: str,
-    poolings: Sequence[str],
-    max_length: int = 128,
-    bow_vocab_size: int = 50,
-    max_geometry_samples: int = 1000,
-    n_bootstrap: int = 1000,
-    n_subsamples: int = 100,
-    token_probe_classes: int = 20,
-    max_spectrum: int = 512,
-    seed: int = 0,
+    encoder: LoadedEncoder, data: TaskData, emb: Embeddings, settings: AnalysisSettings
 ) -> tuple[dict[str, Estimates], dict[str, list[float]]]:
     """Probes, metrics and resampling replicates of one model and task, for every pooling.
 
@@ -365,14 +385,20 @@ def analyse_task(
     Returns:
         (pooling -> Estimates, pooling -> eigen-spectrum of the geometry sample).
     """
+    protocol, poolings, seed = settings.protocol, settings.poolings, settings.seed
+    n_bootstrap, n_subsamples = settings.n_bootstrap, settings.n_subsamples
     side_a = {s.split: split_texts(s, protocol)["a"] for s in (data.train, data.eval)}
     lexical = lexical_targets(
-        encoder.tokenizer, side_a[data.train.split], side_a[data.eval.split], max_length, bow_vocab_size
+        encoder.tokenizer,
+        side_a[data.train.split],
+        side_a[data.eval.split],
+        settings.max_length,
+        settings.bow_vocab_size,
     )
     overlap = pair_overlap(data.eval)
     train, ev = emb[data.train.split], emb[data.eval.split]
     n_stacked = len(data.eval) * len(ev)
-    rows = geometry_rows(n_stacked, max_geometry_samples, seed, data.task.name)
+    rows = geometry_rows(n_stacked, settings.max_geometry_samples, seed, data.task.name)
     rng = np.random.default_rng((seed, zlib.crc32(data.task.name.encode()), 1))
     boot_idx = bootstrap_indices(len(data.eval), n_bootstrap, rng)
     n, m = len(rows), len(rows) // 2
@@ -400,7 +426,7 @@ def analyse_task(
             get_protocol(protocol).probe,
             positive_eval=data.eval.positive_mask(),
             overlap_eval=overlap,
-            token_probe_classes=token_probe_classes,
+            token_probe_classes=settings.token_probe_classes,
             seed=seed,
         )
         # Set metrics on the eval embeddings of every side stacked (both sentences of siamese pairs).
@@ -412,7 +438,7 @@ def analyse_task(
         }
         kinds = {k: "subsampling" if k in GEOMETRY_METRICS else "bootstrap" for k in values}
         estimates[pooling] = Estimates(values, replicates, kinds, n, m)
-        spectra[pooling] = explained_variance(singular_values(geometry))[:max_spectrum].tolist()
+        spectra[pooling] = explained_variance(singular_values(geometry))[: settings.max_spectrum].tolist()
         logger.info(
             "%s %s: %s (%.1f s)", data.task.name, pooling, _headline(values), time.perf_counter() - start
         )
@@ -479,22 +505,15 @@ class ModelRecord:
 def analyse_model(
     path: str,
     task_data: dict[str, TaskData],
+    settings: AnalysisSettings,
     *,
-    protocol: str,
-    poolings: Sequence[str],
     cache_dir: str | None,
     device: str | None = None,
     trust_remote_code: bool = False,
     batch_size: int = 64,
-    max_length: int = 128,
     progress: bool = True,
-    **analysis: Any,
 ) -> ModelRecord:
-    """Encode every task with one model (cached) and estimate all its metrics.
-
-    Args:
-        analysis: the keyword arguments of `analyse_task` after `poolings` (resampling sizes, seed, ...).
-    """
+    """Encode every task with one model (cached) and estimate all its metrics."""
     encoder = load_encoder(path, device=device, trust_remote_code=trust_remote_code)
     estimates, spectra, encode_seconds = {}, {}, {}
     hidden_size = None
@@ -502,17 +521,15 @@ def analyse_model(
         emb, encode_seconds[task] = encode_task(
             encoder,
             data,
-            protocol=protocol,
-            poolings=poolings,
+            protocol=settings.protocol,
+            poolings=settings.poolings,
             cache_dir=cache_dir,
             batch_size=batch_size,
-            max_length=max_length,
-            seed=analysis.get("seed", 0),
+            max_length=settings.max_length,
+            seed=settings.seed,
             progress=progress,
         )
-        estimates[task], spectra[task] = analyse_task(
-            encoder, data, emb, protocol=protocol, poolings=poolings, max_length=max_length, **analysis
-        )
+        estimates[task], spectra[task] = analyse_task(encoder, data, emb, settings)
         hidden_size = int(next(iter(emb[data.eval.split]["a"].values())).shape[1])
     info = ModelInfo(path, encoder.num_parameters, hidden_size)
     del encoder
@@ -523,13 +540,11 @@ def assemble_results(
     names: Sequence[str],
     records: dict[str, ModelRecord],
     task_data: dict[str, TaskData],
-    *,
-    protocol: str,
-    poolings: Sequence[str],
-    settings: dict[str, Any] | None = None,
+    settings: AnalysisSettings,
+    arguments: dict[str, Any] | None = None,
 ) -> ProbeRun:
     """Intervals, paired comparisons with Holm and the claims (the first model plays the paper's hybrid)
-    from per-model records of `analyse_model`."""
+    from per-model records of `analyse_model`; `arguments` are recorded as the run's `settings`."""
     estimates = {name: records[name].estimates for name in names}
     results = {
         name: {
@@ -555,17 +570,17 @@ def assemble_results(
     # The user's task specs are recorded; a built-in GLUE task is known by its name.
     specs = {t: d.task.to_dict() for t, d in task_data.items() if GLUE_TASKS.get(t) != d.task}
     return ProbeRun(
-        protocol=protocol,
+        protocol=settings.protocol,
         models={name: records[name].info for name in names},
         tasks=list(task_data),
-        poolings=list(poolings),
+        poolings=list(settings.poolings),
         results=results,
         comparisons=comparisons,
         claims=claims,
         timing=Timing({name: records[name].encode_seconds for name in names}, 0.0),
         n_examples={t: TaskExamples(len(d.train), len(d.eval), d.eval.split) for t, d in task_data.items()},
         spectra={name: records[name].spectra for name in names},
-        settings=dict(settings or {}),
+        settings=dict(arguments or {}),
         task_specs=specs or None,
     )
 
@@ -591,8 +606,10 @@ def run(args: ProbeArguments) -> ProbeRun:
     progress = show_progress(args.disable_tqdm)
     if not progress:
         import datasets
+        import transformers
 
         datasets.disable_progress_bars()
+        transformers.utils.logging.disable_progress_bar()
     output_dir = Path(args.output_dir)
     cache_dir = args.cache_dir or str(output_dir / "cache")
     names = args.model_names or display_names(args.model_name_or_path)
@@ -612,34 +629,24 @@ def run(args: ProbeArguments) -> ProbeRun:
     }
 
     # 2. Encode (cached) and analyse, one model in memory at a time.
+    settings = AnalysisSettings.from_args(args)
     records = {
         name: analyse_model(
             path,
             task_data,
-            protocol=args.protocol,
-            poolings=args.poolings,
+            settings,
             cache_dir=cache_dir,
             device=args.device,
             trust_remote_code=args.trust_remote_code,
             batch_size=args.batch_size,
-            max_length=args.max_length,
             progress=progress,
-            bow_vocab_size=args.bow_vocab_size,
-            max_geometry_samples=args.max_geometry_samples,
-            n_bootstrap=args.n_bootstrap,
-            n_subsamples=args.n_subsamples,
-            token_probe_classes=args.token_probe_classes,
-            max_spectrum=args.max_spectrum,
-            seed=args.seed,
         )
         for name, path in zip(names, args.model_name_or_path, strict=True)
     }
 
     # 3. Intervals, paired comparisons with Holm, and the claims (first model = the paper's hybrid).
-    settings = {k: v for k, v in asdict(args).items() if k not in ("log_level", "disable_tqdm")}
-    out = assemble_results(
-        names, records, task_data, protocol=args.protocol, poolings=args.poolings, settings=settings
-    )
+    arguments = {k: v for k, v in asdict(args).items() if k not in ("log_level", "disable_tqdm")}
+    out = assemble_results(names, records, task_data, settings, arguments)
     out.timing.total_seconds = time.perf_counter() - start
     write_outputs(out, output_dir, plots=args.plots)
     logger.info("done in %.1f s; wrote %s", out.timing.total_seconds, output_dir)
