@@ -25,7 +25,6 @@ from typing import Any
 
 import yaml
 
-from ..analysis import results as results_io
 from ..files import RESULTS_NAME, RUN_CONFIG_NAME, SUMMARY_NAME, TRAINER_STATE_NAME
 from .spec import CONTROL_NAME, Run, StudySpec
 
@@ -208,14 +207,14 @@ def probe(spec: StudySpec, name: str) -> Path:
     """Probe every run and control with the flags of probe `name`; skipped when its results list these models."""
     out = spec.results_dir / f"probe_{name}"
     models = probe_models(spec)
-    done = out / RESULTS_NAME
-    results = results_io.load(done) if done.is_file() else None
-    if results is not None and sorted(results.models) == sorted(n for n, _ in models):
+    # Plain JSON, not the typed loader: a foreign or partial file must be refused below, not fail to load.
+    results = read_json(out / RESULTS_NAME)
+    if results is not None and sorted(results.get("models", {})) == sorted(n for n, _ in models):
         logger.info("probe %s: done for these models, skipped", name)
         return out
     if results is not None and not (out / PROBE_MARKER).is_file():
         raise FileExistsError(
-            f"{out} holds probe results this study did not make (models {sorted(results.models)}); "
+            f"{out} holds probe results this study did not make (models {sorted(results.get('models', {}))}); "
             "the probe would overwrite them. Move them elsewhere or give the study another results_dir."
         )
     argv = [
