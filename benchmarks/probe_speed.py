@@ -10,7 +10,7 @@ saved with the bert-base-uncased tokenizer; the weights do not change the speed)
 folder: the transformer and mean pooling), on the same sentences, batch size and maximum length. The two mean
 embeddings are checked to agree. Each is timed `--repeats` times, interleaved; the median gives sentences/s.
 
-Analysis: `run_glue_probe.main` on the two models of a quickstart folder (`hybrid`, `mlm`), all five tasks and
+Analysis: `modeling_jepa_mlm.analysis.probe.main` on the two models of a quickstart folder (`hybrid`, `mlm`), all five tasks and
 the four default poolings, with a fresh embedding cache, timed end to end; `--glue_dir` picks the tasks' data
 (default: the quickstart's own synthetic GLUE folders).
 """
@@ -35,6 +35,7 @@ import torch
 import transformers
 
 from modeling_jepa_mlm import JepaMlmConfig, JepaMlmModel
+from modeling_jepa_mlm.analysis import probe
 from modeling_jepa_mlm.analysis.probing import encode_texts, load_encoder
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -138,9 +139,7 @@ def time_encoding(folder: Path, sentences: list[str], args: argparse.Namespace) 
 def time_analysis(
     quickstart: Path, glue_dir: Path | None, output_dir: Path, args: argparse.Namespace
 ) -> float:
-    """Wall seconds of `run_glue_probe.main` on the quickstart's two models, every task, four poolings."""
-    import run_glue_probe
-
+    """Wall seconds of `modeling_jepa_mlm.analysis.probe.main` on the quickstart's two models, every task, four poolings."""
     glue = glue_dir or quickstart / "data" / "glue"
     argv = [
         "--model_name_or_path",
@@ -160,7 +159,7 @@ def time_analysis(
         *args.analysis_args,
     ]
     start = time.perf_counter()
-    run_glue_probe.main(argv)
+    probe.main(argv)
     return time.perf_counter() - start
 
 

@@ -18,6 +18,7 @@ from huggingface_hub import ModelCard
 
 from modeling_jepa_mlm import JepaMlmForMaskedLM, JepaMlmModel
 from modeling_jepa_mlm.analysis.report import _fmt_cell
+from modeling_jepa_mlm.analysis.results import Cell, ProbeRun
 from modeling_jepa_mlm.publishing.cards import (
     CARD_NAME,
     TEMPLATE_PATH,
@@ -237,7 +238,7 @@ def test_tables_hold_the_numbers_of_the_run_and_the_probe(export):
     assert text.split("### SST-2")[1].split("\n")[2] == "| pooling | " + " | ".join(cols) + " |"
     for row in sst2:
         cells = results["results"]["hybrid"]["sst2"][row[0]]
-        assert row[1:] == [_fmt_cell(cells[c]) for c in cols]
+        assert row[1:] == [_fmt_cell(Cell.from_dict(cells[c])) for c in cols]
     stsb_header = text.split("### STS-B")[1].split("\n")[2]
     assert "balance" not in stsb_header  # no value anywhere: no column
     comparison = table_rows(section(text, "Compared with the other probed models"), "| task")
@@ -337,13 +338,13 @@ def test_probe_reader_tolerates_missing_pieces(export):
 
 def test_probe_model_is_found_by_path_then_name_and_unknown_names_fail(export, tmp_path):
     results = probe_results(export)
-    assert find_probe_model(results, export) == "hybrid"
+    assert find_probe_model(ProbeRun.from_dict(results), export) == "hybrid"
     results["models"]["hybrid"]["path"] = "org/some-hub-id"
-    assert find_probe_model(results, export) == "hybrid"  # the folder's name
-    assert find_probe_model(results, tmp_path / "other") is None
-    assert find_probe_model(results, tmp_path / "other", model_name="mlm") == "mlm"
+    assert find_probe_model(ProbeRun.from_dict(results), export) == "hybrid"  # the folder's name
+    assert find_probe_model(ProbeRun.from_dict(results), tmp_path / "other") is None
+    assert find_probe_model(ProbeRun.from_dict(results), tmp_path / "other", model_name="mlm") == "mlm"
     with pytest.raises(ValueError, match=r"probed models: \['hybrid', 'mlm'\]"):
-        find_probe_model(results, export, model_name="bert")
+        find_probe_model(ProbeRun.from_dict(results), export, model_name="bert")
     text = render_card(tmp_path / "hybrid", results)  # matched, card built
     assert "### SST-2" in text
 
@@ -510,3 +511,30 @@ def test_usage_comes_before_the_large_tables_and_the_citation_has_authors(export
     assert text.index("## Usage") < text.index("| step |")
     bibtex = text.split("```bibtex")[1].split("```")[0]
     assert "author  = {{jepa-mlm developers}}" in bibtex and "@software{jepa_mlm" in bibtex
+
+
+def test_a_user_task_is_named_as_its_spec_names_it(export):
+    results = probe_results(export)
+    for model in results["results"]:
+        results["results"][model]["my-sts"] = results["results"][model].pop("stsb")
+    results["tasks"] = ["sst2", "my-sts"]
+    results["n_examples"]["my-sts"] = {"train": 600, "eval": 240, "eval_split": "dev"}
+    del results["n_examples"]["stsb"]
+    results["task_specs"] = {
+        "my-sts": {
+            "name": "my-sts",
+            "display_name": "My STS",
+            "kind": "pair_regression",
+            "text_columns": ["first", "second"],
+            "label_column": "similarity",
+            "data_files": {"fit": ["/data/fit.csv"], "dev": ["/data/dev.csv"]},
+            "train_split": "fit",
+            "eval_split": "dev",
+            "metrics": ["spearmanr"],
+        }
+    }
+    card = validate_card(render_card(export, results))
+    assert "### My STS" in str(card) and "STS-B" not in str(card)
+    mine = [r for r in card.data.eval_results if r.dataset_name == "My STS (local files)"]
+    assert {(r.metric_type, r.dataset_split) for r in mine} == {("spearmanr", "dev")}
+    assert {r.dataset_name for r in card.data.eval_results} - {"My STS (local files)"} == {"GLUE SST-2"}

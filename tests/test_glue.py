@@ -1,4 +1,4 @@
-"""GLUE task table, split loading from a local Hub-layout folder, and the GLUE metrics against sklearn/scipy."""
+"""GLUE task table, split loading from a local Hub-layout folder, and the GLUE metrics (sklearn/scipy)."""
 
 from __future__ import annotations
 
@@ -9,16 +9,15 @@ from scipy.stats import pearsonr, spearmanr
 from sklearn.metrics import accuracy_score, f1_score, matthews_corrcoef
 
 from modeling_jepa_mlm.analysis.glue import (
-    GLUE_TASKS,
     accuracy,
     binary_f1,
-    compute_glue_metrics,
-    get_task,
-    load_glue_split,
+    compute_metrics,
     matthews_correlation,
     pearson,
     spearman,
 )
+from modeling_jepa_mlm.analysis.tasks import GLUE_TASKS, get_task
+from modeling_jepa_mlm.analysis.tasks import load_split as load_glue_split
 
 
 @pytest.mark.parametrize("seed", [0, 1, 2])
@@ -51,8 +50,8 @@ def test_regression_metrics_equal_scipy():
 
 def test_task_metrics_use_the_glue_names():
     y = np.array([1, 0, 1, 1])
-    assert set(compute_glue_metrics(GLUE_TASKS["mrpc"], y, y)) == {"f1", "accuracy"}
-    assert set(compute_glue_metrics(GLUE_TASKS["stsb"], y * 1.0, y * 1.0)) == {"pearson", "spearmanr"}
+    assert set(compute_metrics(GLUE_TASKS["mrpc"].metrics, y, y)) == {"f1", "accuracy"}
+    assert set(compute_metrics(GLUE_TASKS["stsb"].metrics, y * 1.0, y * 1.0)) == {"pearson", "spearmanr"}
     assert GLUE_TASKS["cola"].metrics[0] == "matthews_correlation"
     assert GLUE_TASKS["mnli"].eval_split == "validation_matched"
     assert GLUE_TASKS["stsb"].is_regression and GLUE_TASKS["stsb"].is_pair
@@ -60,9 +59,7 @@ def test_task_metrics_use_the_glue_names():
 
 
 def test_unknown_task_lists_the_valid_ones():
-    with pytest.raises(
-        ValueError, match="unknown GLUE task 'qnli'; valid tasks: sst2, mrpc, mnli, cola, stsb"
-    ):
+    with pytest.raises(ValueError, match="unknown task 'qnli'; valid tasks: sst2, mrpc, mnli, cola, stsb"):
         get_task("qnli")
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import re
 import shutil
 from pathlib import Path
@@ -10,10 +11,13 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+import yaml
 from conftest import TINY
 
 from modeling_jepa_mlm.analysis import probe as run_glue_probe
 from modeling_jepa_mlm.analysis import probing
+from modeling_jepa_mlm.analysis import results as results_io
+from modeling_jepa_mlm.analysis.results import ProbeRun, TaskExamples
 from modeling_jepa_mlm.analysis.significance import VERDICTS
 from modeling_jepa_mlm.quickstart.synthetic import write_glue
 
@@ -73,7 +77,7 @@ def workspace(tmp_path_factory) -> dict[str, Path]:
     return paths
 
 
-def run(workspace, tmp_path, *extra: str, models=("tiny-jepa", "tiny-bert")) -> dict:
+def run(workspace, tmp_path, *extra: str, models=("tiny-jepa", "tiny-bert")) -> ProbeRun:
     argv = [
         "--model_name_or_path",
         *(str(workspace[m]) for m in models),
@@ -90,7 +94,8 @@ def run(workspace, tmp_path, *extra: str, models=("tiny-jepa", "tiny-bert")) -> 
 
 
 def test_two_models_all_tasks_standard_protocol(workspace, tmp_path):
-    out = run(workspace, tmp_path)
+    probe_run = run(workspace, tmp_path)
+    out = probe_run.to_dict()
     assert set(out) >= {
         "protocol",
         "models",
@@ -141,14 +146,16 @@ def test_two_models_all_tasks_standard_protocol(workspace, tmp_path):
     assert set(out["timing"]["encode_seconds"]["tiny-bert"]) == set(out["tasks"])
     # Files: strict JSON equal to the returned dict, a report with every task.
     written = json.loads((tmp_path / "out" / "results.json").read_text())
-    assert written == out
+    assert written == out and results_io.load(tmp_path / "out") == probe_run
     report = (tmp_path / "out" / "report.md").read_text()
     assert all(f"### {t}" in report for t in out["tasks"]) and "## Claims of the paper" in report
 
 
 def test_second_run_reads_the_cache_and_paper_protocol(workspace, tmp_path, monkeypatch):
     tasks = ["--tasks", "sst2", "stsb"]
-    first = run(workspace, tmp_path, *tasks, "--protocol", "paper", "--plots", models=("tiny-bert",))
+    first = run(
+        workspace, tmp_path, *tasks, "--protocol", "paper", "--plots", models=("tiny-bert",)
+    ).to_dict()
     for name in ("spectra.png", "uniformity_alignment.png", "probes.png"):
         assert (tmp_path / "out" / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
@@ -158,7 +165,7 @@ def test_second_run_reads_the_cache_and_paper_protocol(workspace, tmp_path, monk
     monkeypatch.setattr(probing, "encode_texts", no_encoding)
     second = run(
         workspace, tmp_path, *tasks, "--protocol", "paper", "--n_bootstrap", "30", models=("tiny-bert",)
-    )
+    ).to_dict()
     assert first["poolings"] == ["mean", "max", "weighted", "attention"]
     for pooling in first["poolings"]:
         for metric in ("uniformity", "effective_rank", "accuracy"):
@@ -211,8 +218,8 @@ def test_stock_bert_with_the_bert_base_uncased_tokenizer(workspace, tmp_path):
     AutoTokenizer.from_pretrained(SHARED_TOKENIZER).save_pretrained(folder)
     workspace = {**workspace, "stock-bert": folder}
     out = run(workspace, tmp_path, "--tasks", "mrpc", "--poolings", "mean", "cls", models=("stock-bert",))
-    assert out["models"]["stock-bert"]["hidden_size"] == 24
-    assert out["results"]["stock-bert"]["mrpc"]["cls"]["f1"]["value"] is not None
+    assert out.models["stock-bert"].hidden_size == 24
+    assert out.cell("stock-bert", "mrpc", "cls", "f1").value is not None
 
 
 @pytest.mark.parametrize(
@@ -221,7 +228,7 @@ def test_stock_bert_with_the_bert_base_uncased_tokenizer(workspace, tmp_path):
         (
             ["--tasks", "qnli"],
             ValueError,
-            r"unknown GLUE task 'qnli'; valid tasks: sst2, mrpc, mnli, cola, stsb",
+            r"unknown task 'qnli'; valid tasks: sst2, mrpc, mnli, cola, stsb",
         ),
         (
             ["--poolings", "median"],
@@ -265,4 +272,196 @@ def test_glue_folder_with_a_missing_split(workspace, tmp_path):
 
 
 def test_display_names_are_deduplicated():
-    assert run_glue_probe.display_names(["a/model", "b/model/", "org/other"]) == ["model", "model-2", "other"]
+    paths = ["x/hybrid", "org/other", "./a/hybrid", "./b/hybrid/", "/z/mlm"]
+    assert run_glue_probe.display_names(paths) == ["x/hybrid", "org/other", "hybrid", "hybrid-2", "mlm"]
+
+
+def test_models_are_named_by_hub_id_or_a_telling_path(tmp_path):
+    snapshot = (
+        tmp_path / "hub" / "models--sentence-transformers--all-MiniLM-L6-v2" / "snapshots" / ("ab" * 20)
+    )
+    no_org = tmp_path / "hub" / "models--bert-base-uncased" / "snapshots" / "main"
+    exported = tmp_path / "runs" / "hybrid" / "model"
+    checkpoint = tmp_path / "runs" / "mlm" / "checkpoint-500"
+    for folder in (snapshot, no_org, exported, checkpoint):
+        folder.mkdir(parents=True)
+    name = run_glue_probe.model_display_name
+    assert name(str(snapshot)) == "sentence-transformers/all-MiniLM-L6-v2"
+    assert name(str(no_org) + "/") == "bert-base-uncased"
+    assert name(str(exported)) == "hybrid/model"  # "model" alone says nothing
+    assert name(str(checkpoint)) == "mlm/checkpoint-500"
+    assert name("google-bert/bert-base-uncased") == "google-bert/bert-base-uncased"  # a Hub id as given
+    assert name(str(tmp_path / "runs" / "hybrid")) == "hybrid"
+
+
+def test_arguments_from_a_yaml_file_with_flags_overriding(tmp_path):
+    config = tmp_path / "probe.yaml"
+    config.write_text(
+        yaml.safe_dump(
+            {
+                "model_name_or_path": ["a/b", "c/d"],
+                "output_dir": "o",
+                "tasks": ["sst2"],
+                "seed": 1,
+                "plots": False,
+            }
+        )
+    )
+    args = run_glue_probe.parse_args([str(config), "--seed", "3"])
+    assert args.model_name_or_path == ["a/b", "c/d"] and args.tasks == ["sst2"]
+    assert args.seed == 3 and args.plots is False and args.trust_remote_code is False
+    assert args.poolings == ["mean", "max", "cls", "first_last_mean"]
+    assert args.disable_tqdm is False and not run_glue_probe.show_progress(args.disable_tqdm)  # no TTY here
+    config.write_text(yaml.safe_dump({"model_name_or_path": ["a/b"], "output_dir": "o", "sed": 1}))
+    with pytest.raises(ValueError, match=r"unknown keys \['sed'\]"):
+        run_glue_probe.parse_args([str(config)])
+    with pytest.raises(ValueError, match="--output_dir required"):
+        run_glue_probe.parse_args(["--model_name_or_path", "a/b"])
+
+
+def stsb_as_user_csv(glue: Path, folder: Path) -> dict:
+    """The synthetic STS-B written as plain CSV files with the user's own column and split names."""
+    folder.mkdir(parents=True)
+    renamed = {"sentence1": "first", "sentence2": "second", "label": "similarity"}
+    for split, name in (("train", "fit"), ("validation", "dev")):
+        frame = pd.read_parquet(glue / "stsb" / f"{split}-00000-of-00001.parquet")
+        frame = frame.rename(columns=renamed).drop(columns=["idx"])
+        frame["similarity"] = frame["similarity"].astype("float64")  # the exact float32 values, in full
+        frame.to_csv(folder / f"{name}.csv", index=False)
+    return {
+        "name": "my-sts",
+        "display_name": "My STS",
+        "kind": "pair_regression",
+        "data_files": {"fit": "fit.csv", "dev": ["dev.csv"]},
+        "text_columns": ["first", "second"],
+        "label_column": "similarity",
+        "train_split": "fit",
+        "eval_split": "dev",
+        "positive_above": 4.0,
+    }
+
+
+def test_a_task_spec_on_local_csv_gives_the_numbers_of_the_builtin_task(workspace, tmp_path):
+    spec = stsb_as_user_csv(workspace["glue"], tmp_path / "mine")
+    spec_file = tmp_path / "mine" / "my-sts.yaml"
+    spec_file.write_text(yaml.safe_dump(spec))
+    common = ["--poolings", "mean", "cls", "--no-plots"]
+    mine = run(workspace, tmp_path / "a", "--task_spec", str(spec_file), *common, models=("tiny-bert",))
+    builtin = run(workspace, tmp_path / "b", "--tasks", "stsb", *common, models=("tiny-bert",))
+    assert mine.tasks == ["my-sts"] and builtin.tasks == ["stsb"]
+    assert mine.n_examples["my-sts"] == TaskExamples(48, 30, "dev")
+    assert builtin.n_examples["stsb"] == TaskExamples(48, 30, "validation")
+    assert mine.task_specs["my-sts"]["display_name"] == "My STS"
+    assert mine.headline_metric("my-sts") == "pearson"
+    ours, theirs = mine.results["tiny-bert"]["my-sts"], builtin.results["tiny-bert"]["stsb"]
+    assert set(ours) == set(theirs) == {"mean", "cls"}
+    for pooling in ours:
+        assert set(ours[pooling]) == set(theirs[pooling]) >= {"pearson", "spearmanr", "balance", "alignment"}
+        for metric, cell in theirs[pooling].items():
+            assert ours[pooling][metric].value == pytest.approx(cell.value, rel=1e-9, abs=1e-12), metric
+    report = (tmp_path / "a" / "out" / "report.md").read_text()
+    assert "### my-sts" in report and "stsb" not in report
+    # The same spec inline, on the command line.
+    inline = json.dumps({**spec, "data_files": {k: str(tmp_path / "mine" / "fit.csv") for k in ("fit",)}})
+    with pytest.raises(ValueError, match=r"data_files has no split \['dev'\]"):
+        run_glue_probe.parse_args(["--model_name_or_path", "x", "--output_dir", "o", "--task_spec", inline])
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"kind": "pair_ranking"}, r"unknown kind 'pair_ranking'; valid kinds: single_classification"),
+        ({"text_columns": ["first"]}, r"needs 2 text column\(s\), got \['first'\]"),
+        ({"metrics": ["accuracy"]}, r"metric\(s\) \['accuracy'\] do not fit kind 'pair_regression'"),
+        ({"label": "similarity"}, r"unknown keys \['label'\]"),
+    ],
+)
+def test_bad_task_specs_name_what_is_accepted(workspace, tmp_path, change, message):
+    spec = {**stsb_as_user_csv(workspace["glue"], tmp_path / "mine"), **change}
+    with pytest.raises(ValueError, match=message):
+        run_glue_probe.parse_args(
+            ["--model_name_or_path", "x", "--output_dir", "o", "--task_spec", json.dumps(spec)]
+        )
+
+
+def test_missing_column_of_a_task_spec_is_named(workspace, tmp_path):
+    spec = {**stsb_as_user_csv(workspace["glue"], tmp_path / "mine"), "label_column": "score"}
+    spec["data_files"] = {k: str(tmp_path / "mine" / f"{k}.csv") for k in ("fit", "dev")}
+    with pytest.raises(
+        ValueError, match=r"lacks columns \['score'\]; it has \['first', 'second', 'similarity'\]"
+    ):
+        run(workspace, tmp_path, "--task_spec", json.dumps(spec), models=("tiny-bert",))
+
+
+def tiny_folder(workspace, tmp_path, name: str, model, pad: bool = True) -> Path:
+    """A model folder with the workspace's word-level tokenizer (without a padding token unless `pad`)."""
+    from transformers import AutoTokenizer
+
+    folder = tmp_path / name
+    model.save_pretrained(folder)
+    tokenizer = AutoTokenizer.from_pretrained(workspace["tiny-bert"], eos_token="[SEP]")
+    if not pad:
+        tokenizer.pad_token = None  # as GPT-2's own tokenizer
+    tokenizer.save_pretrained(folder)
+    return folder
+
+
+def test_jepa_folders_load_without_trust_remote_code(workspace):
+    config = json.loads((workspace["tiny-jepa"] / "config.json").read_text())
+    assert "auto_map" in config  # its own code would be needed without this package
+    encoder = probing.load_encoder(str(workspace["tiny-jepa"]))
+    assert type(encoder.model).__name__ == "JepaMlmModel"
+
+
+def test_a_model_that_needs_its_own_code_asks_for_trust_remote_code(workspace, tmp_path):
+    folder = tmp_path / "custom"
+    shutil.copytree(workspace["tiny-bert"], folder)
+    config = json.loads((folder / "config.json").read_text())
+    config.update(
+        model_type="probe_test_custom",
+        auto_map={
+            "AutoConfig": "configuration_custom.CustomConfig",
+            "AutoModel": "modeling_custom.CustomModel",
+        },
+    )
+    (folder / "config.json").write_text(json.dumps(config))
+    with pytest.raises(ValueError, match="ships its own modelling code.*pass --trust_remote_code"):
+        probing.load_encoder(str(folder))
+
+
+def test_encoder_decoder_is_probed_through_its_encoder_and_causal_models_warn(workspace, tmp_path, caplog):
+    import torch
+    from transformers import GPT2Config, GPT2Model, T5Config, T5Model
+
+    vocab = len(json.loads((workspace["tiny-bert"] / "tokenizer.json").read_text())["model"]["vocab"])
+    torch.manual_seed(0)
+    t5 = T5Model(T5Config(vocab_size=vocab, d_model=32, d_kv=8, d_ff=37, num_layers=2, num_heads=4))
+    gpt2 = GPT2Model(GPT2Config(vocab_size=vocab, n_embd=32, n_layer=2, n_head=4, n_positions=64))
+    workspace = {
+        **workspace,
+        "tiny-t5": tiny_folder(workspace, tmp_path, "tiny-t5", t5),
+        "tiny-gpt2": tiny_folder(workspace, tmp_path, "tiny-gpt2", gpt2, pad=False),
+    }
+    caplog.set_level(logging.INFO)
+    out = run(
+        workspace,
+        tmp_path,
+        "--tasks",
+        "stsb",
+        "--poolings",
+        "mean",
+        "cls",
+        "first_last_mean",
+        models=("tiny-t5", "tiny-gpt2"),
+    )
+    assert {m.hidden_size for m in out.models.values()} == {32}
+    assert out.models["tiny-t5"].num_parameters == sum(p.numel() for p in t5.get_encoder().parameters())
+    for model in out.models:
+        assert out.cell(model, "stsb", "first_last_mean", "spearmanr").value is not None
+    messages = [r.getMessage() for r in caplog.records]
+    assert any("encoder-decoder model (T5Model): probing its encoder" in m for m in messages)
+    warned = [r for r in caplog.records if r.levelno == logging.WARNING and "decoder-only" in r.getMessage()]
+    assert len(warned) == 1 and "tiny-gpt2" in warned[0].getMessage()
+    assert any("tiny-gpt2: the tokenizer has no padding token; padding with '[SEP]'" in m for m in messages)
+    # The fitting stage says what it fits, pooling by pooling.
+    assert any("stsb: fitting probes on cls pooling (2/3)" in m for m in messages)

@@ -3,6 +3,8 @@ collapsed encoder whose uniformity is about 0."""
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import matplotlib
 import pytest
 
@@ -15,6 +17,7 @@ from modeling_jepa_mlm.analysis.report import (  # noqa: E402
     alignment_absent_reason,
     plot_uniformity_alignment,
 )
+from modeling_jepa_mlm.analysis.results import ProbeRun  # noqa: E402
 
 TASKS, POOLINGS = ["sst2", "stsb"], ["mean", "max"]
 
@@ -23,7 +26,7 @@ def _cell(value, lo, hi):
     return {"value": value, "ci_low": lo, "ci_high": hi}
 
 
-def results(protocol: str = "paper", alignment: bool = False) -> dict:
+def results(protocol: str = "paper", alignment: bool = False) -> ProbeRun:
     """Two 256-wide models: `collapsed` (uniformity -0.0001, as the collapsed hybrids) and `mlm` (about -0.5)."""
     out = {}
     for model, u in (("collapsed", -1e-4), ("mlm", -0.5)):
@@ -39,13 +42,15 @@ def results(protocol: str = "paper", alignment: bool = False) -> dict:
             }
             for t in TASKS
         }
-    return {
-        "protocol": protocol,
-        "models": {m: {"path": m, "num_parameters": 1, "hidden_size": 256} for m in out},
-        "tasks": TASKS,
-        "poolings": POOLINGS,
-        "results": out,
-    }
+    return ProbeRun.from_dict(
+        {
+            "protocol": protocol,
+            "models": {m: {"path": m, "num_parameters": 1, "hidden_size": 256} for m in out},
+            "tasks": TASKS,
+            "poolings": POOLINGS,
+            "results": out,
+        }
+    )
 
 
 def texts(ax) -> list[str]:
@@ -90,7 +95,9 @@ def test_uniformity_alignment_with_alignment_plots_it():
 
 def test_isotropic_reference_near_the_data_is_drawn_as_a_line():
     res = results()
-    res["models"]["mlm"]["hidden_size"] = 1  # isotropic value -0.69: within twice the data range
+    res.models["mlm"] = replace(
+        res.models["mlm"], hidden_size=1
+    )  # isotropic value -0.69: within twice the data range
     fig = _uniformity_alignment_figure(res)
     try:
         left = fig.axes[0]

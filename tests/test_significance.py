@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from dataclasses import fields, replace
+
 import numpy as np
 import pytest
 
+from modeling_jepa_mlm.analysis.results import Comparison
 from modeling_jepa_mlm.analysis.significance import (
     CLAIMS,
     DEGENERATE_REASON,
@@ -142,38 +145,50 @@ def test_replicate_collects_every_metric():
     np.testing.assert_allclose(reps["max"], [1, 9])
 
 
-def cell(metric: str, diff: float, significant: bool, pooling: str = "mean", lo=None, hi=None) -> dict:
-    return {
-        "metric": metric,
-        "pooling": pooling,
-        "diff": diff,
-        "ci_low": diff - 0.01 if lo is None else lo,
-        "ci_high": diff + 0.01 if hi is None else hi,
-        "significant": significant,
-    }
+def cell(metric: str, diff: float, significant: bool, pooling: str = "mean", lo=None, hi=None) -> Comparison:
+    return Comparison(
+        "a",
+        "b",
+        "t",
+        pooling,
+        metric,
+        diff,
+        diff - 0.01 if lo is None else lo,
+        diff + 0.01 if hi is None else hi,
+        p_value=None,
+        significant=significant,
+    )
 
 
 def test_claim_verdicts():
     uniformity = next(c for c in CLAIMS if c.name == "uniformity")  # hybrid lower
-    assert claim_verdict(uniformity, [cell("uniformity", -0.1, True)] * 3)["verdict"] == "supported"
-    assert claim_verdict(uniformity, [cell("uniformity", 0.1, True)] * 3)["verdict"] == "contradicted"
+    assert claim_verdict(uniformity, [cell("uniformity", -0.1, True)] * 3).verdict == "supported"
+    assert claim_verdict(uniformity, [cell("uniformity", 0.1, True)] * 3).verdict == "contradicted"
     mixed = [cell("uniformity", -0.1, True), cell("uniformity", 0.1, True), cell("uniformity", -0.1, True)]
-    assert claim_verdict(uniformity, mixed)["verdict"] == "mixed"
+    assert claim_verdict(uniformity, mixed).verdict == "mixed"
     minority = [cell("uniformity", -0.1, True)] + [cell("uniformity", -0.1, False)] * 2
-    assert claim_verdict(uniformity, minority)["verdict"] == "inconclusive"
-    assert claim_verdict(uniformity, [cell("accuracy", 0.1, True)])["verdict"] == "not measured"
+    assert claim_verdict(uniformity, minority).verdict == "inconclusive"
+    assert claim_verdict(uniformity, [cell("accuracy", 0.1, True)]).verdict == "not measured"
 
     spectral = next(c for c in CLAIMS if c.poolings == ("max",))
     cells = [cell("effective_rank", 5.0, True, "max"), cell("effective_rank", -5.0, True, "mean")]
-    assert claim_verdict(spectral, cells)["verdict"] == "supported"  # the mean-pooling cell is not counted
+    assert claim_verdict(spectral, cells).verdict == "supported"  # the mean-pooling cell is not counted
 
     probe = next(c for c in CLAIMS if c.direction == 0)
-    assert claim_verdict(probe, [cell("accuracy", 0.005, False)] * 4)["verdict"] == "supported"
+    assert claim_verdict(probe, [cell("accuracy", 0.005, False)] * 4).verdict == "supported"
     wide = [cell("accuracy", 0.005, False, lo=-0.05, hi=0.06)]
-    assert claim_verdict(probe, wide)["verdict"] == "inconclusive"
-    assert claim_verdict(probe, [cell("accuracy", 0.1, True)])["verdict"] == "contradicted"
-    verdict = claim_verdict(probe, [cell("accuracy", 0.005, False)])
-    assert set(verdict) == {"claim", "paper", "verdict", "evidence"}
+    assert claim_verdict(probe, wide).verdict == "inconclusive"
+    assert claim_verdict(probe, [cell("accuracy", 0.1, True)]).verdict == "contradicted"
+    verdict = claim_verdict(probe, [cell("accuracy", 0.005, False)], model_a="h", model_b="m")
+    assert {f.name for f in fields(verdict)} == {
+        "claim",
+        "paper",
+        "verdict",
+        "evidence",
+        "model_a",
+        "model_b",
+    }
+    assert (verdict.claim, verdict.model_a, verdict.model_b) == (probe.name, "h", "m")
 
 
 def probe_cell(rng: np.random.Generator, collapsed: bool, n: int = 400, b: int = 300) -> Estimates:
@@ -201,21 +216,13 @@ def probe_cell(rng: np.random.Generator, collapsed: bool, n: int = 400, b: int =
     return Estimates(values, replicate(stats, idx), dict.fromkeys(values, "bootstrap"), n=n, m=n // 2)
 
 
-def probe_comparisons(a: Estimates, b: Estimates) -> list[dict]:
+def probe_comparisons(a: Estimates, b: Estimates) -> list[Comparison]:
     comps = [
-        {
-            "model_a": "a",
-            "model_b": "b",
-            "task": "t",
-            "pooling": p,
-            "metric": metric,
-            **paired_difference(a, b, metric),
-        }
+        Comparison("a", "b", "t", p, metric, **paired_difference(a, b, metric))
         for p in ("mean", "max")
         for metric in a.values
     ]
-    add_holm(comps)
-    return comps
+    return add_holm(comps)
 
 
 def test_collapsed_probes_cannot_support_the_lexical_and_balance_claims():
@@ -226,53 +233,56 @@ def test_collapsed_probes_cannot_support_the_lexical_and_balance_claims():
     balance = next(c for c in CLAIMS if c.name == "balance")
     # Collapsed first model: lower lexical scores and a higher probe gap, all significant, all for free.
     comps = probe_comparisons(collapsed, healthy)
-    assert all(c["probes_at_majority"] for c in comps)
-    assert all(c["significant"] for c in comps if c["metric"] in lexical.metrics + balance.metrics)
+    assert all(c.probes_at_majority for c in comps)
+    assert all(c.significant for c in comps if c.metric in lexical.metrics + balance.metrics)
     for claim in (lexical, balance):
         out = claim_verdict(claim, comps)
-        assert out["verdict"] == "degenerate", out
-        assert DEGENERATE_REASON in out["evidence"] and out["evidence"].startswith("supported only through")
+        assert out.verdict == "degenerate", out
+        assert DEGENERATE_REASON in out.evidence and out.evidence.startswith("supported only through")
     # The flag is symmetric: a collapsed second model makes the cells unusable too.
-    assert all(c["probes_at_majority"] for c in probe_comparisons(healthy, collapsed))
+    assert all(c.probes_at_majority for c in probe_comparisons(healthy, collapsed))
     # Two healthy models: no flag, the verdict is the unguarded one.
     fine = probe_comparisons(healthy, other)
-    assert not any(c["probes_at_majority"] for c in fine)
-    assert DEGENERATE_REASON not in claim_verdict(lexical, fine)["evidence"]
+    assert not any(c.probes_at_majority for c in fine)
+    assert DEGENERATE_REASON not in claim_verdict(lexical, fine).evidence
 
 
 def test_degeneracy_guard_removes_support_only():
     lexical = next(c for c in CLAIMS if c.name == "lexical information")
-    flagged = [{**cell("token_probe_acc", -0.2, True), "probes_at_majority": True}] * 3
-    assert claim_verdict(lexical, flagged)["verdict"] == "degenerate"
+    flagged = [replace(cell("token_probe_acc", -0.2, True), probes_at_majority=True)] * 3
+    assert claim_verdict(lexical, flagged).verdict == "degenerate"
     # Evidence against still counts: a contradiction is not hidden by the guard.
-    against = [{**cell("token_probe_acc", 0.2, True), "probes_at_majority": True}] * 3
-    assert claim_verdict(lexical, against)["verdict"] == "contradicted"
+    against = [replace(cell("token_probe_acc", 0.2, True), probes_at_majority=True)] * 3
+    assert claim_verdict(lexical, against).verdict == "contradicted"
     # Some support left in clean cells: more than half of all cells still decides.
     part = flagged[:1] + [cell("token_probe_acc", -0.2, True)] * 2
     out = claim_verdict(lexical, part)
-    assert out["verdict"] == "supported"
-    assert out["evidence"].startswith(
+    assert out.verdict == "supported"
+    assert out.evidence.startswith(
         f"3/3 cells significantly lower for the first model (Holm, 5%) (1 of them with {DEGENERATE_REASON}"
     )
     # Two collapsed models have equal probe accuracy for free: not an equivalence.
     probe = next(c for c in CLAIMS if c.direction == 0)
-    equal = [{**cell("accuracy", 0.0, False), "probes_at_majority": True}] * 4
-    assert claim_verdict(probe, equal)["verdict"] == "degenerate"
+    equal = [replace(cell("accuracy", 0.0, False), probes_at_majority=True)] * 4
+    assert claim_verdict(probe, equal).verdict == "degenerate"
     # Geometry claims are not probe claims: the flag changes nothing there.
     uniformity = next(c for c in CLAIMS if c.name == "uniformity")
-    flat = [{**cell("uniformity", -0.1, True), "probes_at_majority": True}] * 3
-    assert claim_verdict(uniformity, flat)["verdict"] == "supported"
+    flat = [replace(cell("uniformity", -0.1, True), probes_at_majority=True)] * 3
+    assert claim_verdict(uniformity, flat).verdict == "supported"
     assert {"supported", "contradicted", "mixed", "inconclusive", "degenerate", "not measured"} == set(
         VERDICTS
     )
 
 
 def test_add_holm_corrects_within_model_pair_and_metric():
-    comps = [
-        {"model_a": "h", "model_b": "m", "metric": "uniformity", "p_value": 0.02},
-        {"model_a": "h", "model_b": "m", "metric": "uniformity", "p_value": 0.01},
-        {"model_a": "h", "model_b": "m", "metric": "accuracy", "p_value": 0.03},
-    ]
-    add_holm(comps)
-    assert [c["p_holm"] for c in comps] == pytest.approx([0.02, 0.02, 0.03])
-    assert [c["significant"] for c in comps] == [True, True, True]
+    def comparison(metric: str, p: float | None) -> Comparison:
+        return Comparison("h", "m", "t", "mean", metric, 0.1, 0.0, 0.2, p)
+
+    comps = [comparison("uniformity", 0.02), comparison("uniformity", 0.01), comparison("accuracy", 0.03)]
+    comps.append(comparison("accuracy", None))  # undefined p: no adjustment, not counted in k
+    out = add_holm(comps)
+    assert [c.p_holm for c in out[:3]] == pytest.approx([0.02, 0.02, 0.03])
+    assert [c.significant for c in out] == [True, True, True, False] and out[3].p_holm is None
+    # New records; the inputs are left as they were.
+    assert all(c.p_holm is None and not c.significant for c in comps)
+    assert [replace(c, p_holm=None, significant=False) for c in out] == comps

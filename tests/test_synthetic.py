@@ -8,7 +8,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from modeling_jepa_mlm.analysis.glue import GLUE_TASKS, load_glue_split
+from modeling_jepa_mlm.analysis.tasks import GLUE_TASKS
+from modeling_jepa_mlm.analysis.tasks import load_split as load_glue_split
 from modeling_jepa_mlm.quickstart.synthetic import (
     NEGATIVE,
     POSITIVE,

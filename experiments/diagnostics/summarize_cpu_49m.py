@@ -25,12 +25,13 @@ import argparse
 import json
 import math
 import re
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import yaml
 
-from modeling_jepa_mlm.analysis.report import PAPER_REFERENCE
+from modeling_jepa_mlm.analysis.paper import PAPER
+from modeling_jepa_mlm.analysis.results import Comparison
 from modeling_jepa_mlm.analysis.significance import CLAIMS, claim_verdict
 
 ARMS = ["hybrid", "mlm", "hybrid_shared"]
@@ -335,7 +336,7 @@ def paper_numbers(lines: list[str], res: dict) -> None:
     if "hybrid" not in R or "mlm" not in R:
         lines.append("(needs the hybrid and MLM arms)\n")
         return
-    for (task, pooling), ref in PAPER_REFERENCE.items():
+    for (task, pooling), ref in PAPER.reference.items():
         (uh, um), (eh, em) = ref["uniformity"], ref["effective_rank"]
         if pooling not in res["poolings"] or task not in res["tasks"]:
             continue
@@ -478,7 +479,8 @@ def all_claims(res: dict) -> list[dict]:
                 )
                 if c
             ]
-            out.append({**claim_verdict(claim, cs), "model_a": a, "model_b": b})
+            comparisons = [Comparison.from_dict(c) for c in cs]
+            out.append(asdict(claim_verdict(claim, comparisons, model_a=a, model_b=b)))
     return out
 
 

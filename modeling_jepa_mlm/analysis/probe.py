@@ -1,30 +1,38 @@
-"""Representation analysis of frozen encoders on GLUE: geometry, lexical information, balance, linear probes.
+"""Representation analysis of frozen encoders on probe tasks: geometry, lexical information, balance, linear probes.
 
-    python run_glue_probe.py --model_name_or_path out/hybrid out/mlm --glue_dir ../shared/data/glue \
-        --output_dir probe/
+    python run_glue_probe.py --model_name_or_path out/hybrid out/mlm --glue_dir data/glue --output_dir probe/
+    python run_glue_probe.py probe.yaml [--flags ...]          # arguments from a YAML/JSON file, flags override
+    python run_glue_probe.py --model_name_or_path org/model --task_spec sick.yaml --output_dir probe/
 
 One forward pass per model, task and split gives every pooling (cached under `--cache_dir`); per model,
-task and pooling it computes the metrics of DESIGN.md ("Probe and analysis") with 95 % intervals, and with
+task and pooling it computes the geometry, lexical and downstream-probe metrics with 95 % intervals, and with
 two or more models the paired differences, Holm-corrected over the task x pooling cells, and a verdict on
-each of the paper's claims (the first model plays the hybrid). Writes `results.json`, `report.md` and
-PNG plots under `--output_dir` (schema in `modeling_jepa_mlm/report.py`).
+each of the paper's claims (the first model plays the hybrid). Writes `results.json` (`results.ProbeRun`),
+`report.md` and PNG plots under `--output_dir`.
+
+Tasks are the five built-in GLUE tasks or task specs (`--task_spec`, see `tasks.TaskSpec`).
 """
 
 from __future__ import annotations
 
 import argparse
 import itertools
+import json
 import logging
 import os
+import re
+import sys
 import time
 import zlib
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
-from .glue import GLUE_HUB_ID, GLUE_TASKS, GlueSplit, GlueTask, get_task, load_glue_split
+from ..files import is_local
+from .glue import GLUE_HUB_ID
 from .metrics import (
     GEOMETRY_METRICS,
     explained_variance,
@@ -35,8 +43,6 @@ from .metrics import (
 )
 from .probing import (
     PROBE_POOLERS,
-    PROTOCOL_POOLINGS,
-    PROTOCOL_PROBES,
     LoadedEncoder,
     cached_encode,
     example_metrics,
@@ -44,7 +50,9 @@ from .probing import (
     load_encoder,
     probe_record,
 )
-from .report import jsonable, write_outputs
+from .protocols import PROTOCOLS, get_protocol
+from .report import write_outputs
+from .results import Cell, ClaimVerdict, Comparison, ModelInfo, ProbeRun, TaskExamples, Timing
 from .significance import (
     CLAIMS,
     Estimates,
@@ -55,85 +63,188 @@ from .significance import (
     replicate,
     subsample_indices,
 )
+from .tasks import GLUE_TASKS, TaskSpec, TaskSplit, get_task, load_split, load_task_spec
 
 logger = logging.getLogger(__name__)
 
-PROTOCOLS = tuple(PROTOCOL_POOLINGS)
 
+@dataclass
+class ProbeArguments:
+    """The flags of `run_glue_probe.py` (also the keys of a YAML/JSON file given as first argument)."""
 
-def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
-    """Command-line flags; see `--help`."""
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--model_name_or_path", nargs="+", required=True, help="model folders or Hub ids")
-    p.add_argument("--model_names", nargs="+", default=None, help="display names (default: folder basenames)")
-    p.add_argument(
-        "--tasks", nargs="+", default=list(GLUE_TASKS), help=f"GLUE tasks among {list(GLUE_TASKS)}"
+    model_name_or_path: list[str] | None = field(
+        default=None, metadata={"help": "Model folders or Hub ids (required); the first plays the hybrid."}
     )
-    p.add_argument("--poolings", nargs="+", default=None, help="default: the protocol's four")
-    p.add_argument("--protocol", default="standard", help=f"one of {list(PROTOCOLS)}")
-    p.add_argument("--glue_dir", default=None, help="local folder with the Hub layout of GLUE")
-    p.add_argument("--glue_hub_id", default=GLUE_HUB_ID)
-    p.add_argument("--max_train_samples", type=int, default=2000, help="seeded sample of each train split")
-    p.add_argument(
-        "--max_eval_samples", type=int, default=1000, help="seeded sample of each validation split"
-    )
-    p.add_argument("--max_geometry_samples", type=int, default=1000, help="embeddings for the set metrics")
-    p.add_argument("--max_length", type=int, default=128)
-    p.add_argument("--batch_size", type=int, default=64)
-    p.add_argument("--device", default=None, help="default: cuda if available, else cpu")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--output_dir", required=True)
-    p.add_argument("--cache_dir", default=None, help="embedding cache (default: <output_dir>/cache)")
-    p.add_argument("--n_bootstrap", type=int, default=1000, help="paired bootstrap resamples")
-    p.add_argument("--n_subsamples", type=int, default=100, help="subsamples (half the set) for set metrics")
-    p.add_argument(
-        "--token_probe_classes", type=int, default=20, help="most frequent token-probe labels kept"
-    )
-    p.add_argument("--max_spectrum", type=int, default=512, help="eigenvalues kept per spectrum in the JSON")
-    p.add_argument(
-        "--bow_vocab_size", type=int, default=50, help="content word-pieces of the bag-of-words probe"
-    )
-    p.add_argument(
-        "--blas_threads",
-        type=int,
+    model_names: list[str] | None = field(
         default=None,
-        help="cap numpy/scipy BLAS threads (1 helps a lot on busy small CPUs)",
+        metadata={
+            "help": "Display names, one per model (default: the Hub id, or the folder name; the last two path "
+            "components when the folder name is generic such as 'model')."
+        },
     )
-    p.add_argument("--trust_remote_code", action=argparse.BooleanOptionalAction, default=True)
-    p.add_argument("--plots", action=argparse.BooleanOptionalAction, default=True)
-    p.add_argument("--log_level", default="INFO")
-    args = p.parse_args(argv)
-    validate_args(args)
+    tasks: list[str] | None = field(
+        default=None,
+        metadata={
+            "help": f"Tasks to probe: built-in {list(GLUE_TASKS)} or names of --task_spec specs (default: the "
+            "specs given, else the five GLUE tasks)."
+        },
+    )
+    task_spec: list[str] | None = field(
+        default=None,
+        metadata={
+            "help": "Task specs: YAML/JSON files or inline JSON (see modeling_jepa_mlm.analysis.tasks)."
+        },
+    )
+    poolings: list[str] | None = field(
+        default=None,
+        metadata={"help": f"Poolings among {list(PROBE_POOLERS)} (default: the protocol's four)."},
+    )
+    protocol: str = field(default="standard", metadata={"help": f"One of {list(PROTOCOLS)}."})
+    glue_dir: str | None = field(
+        default=None, metadata={"help": "Local folder with the Hub layout of GLUE (for the built-in tasks)."}
+    )
+    glue_hub_id: str = field(default=GLUE_HUB_ID, metadata={"help": "Hub id of GLUE for the built-in tasks."})
+    max_train_samples: int = field(default=2000, metadata={"help": "Seeded sample of each train split."})
+    max_eval_samples: int = field(default=1000, metadata={"help": "Seeded sample of each eval split."})
+    max_geometry_samples: int = field(default=1000, metadata={"help": "Embeddings for the set metrics."})
+    max_length: int = field(default=128, metadata={"help": "Tokens per text (pairs: per pair)."})
+    batch_size: int = field(default=64, metadata={"help": "Texts per forward pass."})
+    device: str | None = field(default=None, metadata={"help": "Default: cuda if available, else cpu."})
+    seed: int = field(default=0, metadata={"help": "Seed of the samples, resamples and probes."})
+    output_dir: str | None = field(
+        default=None, metadata={"help": "Where results.json, report.md go (required)."}
+    )
+    cache_dir: str | None = field(
+        default=None, metadata={"help": "Embedding cache (default: <output_dir>/cache)."}
+    )
+    n_bootstrap: int = field(default=1000, metadata={"help": "Paired bootstrap resamples."})
+    n_subsamples: int = field(default=100, metadata={"help": "Subsamples (half the set) for set metrics."})
+    token_probe_classes: int = field(default=20, metadata={"help": "Most frequent token-probe labels kept."})
+    max_spectrum: int = field(default=512, metadata={"help": "Eigenvalues kept per spectrum in the JSON."})
+    bow_vocab_size: int = field(
+        default=50, metadata={"help": "Content word-pieces of the bag-of-words probe."}
+    )
+    blas_threads: int | None = field(
+        default=None, metadata={"help": "Cap numpy/scipy BLAS threads (1 helps a lot on busy small CPUs)."}
+    )
+    trust_remote_code: bool = field(
+        default=False,
+        metadata={
+            "help": "Run a Hub repository's own modelling code (transformers' default: off). jepa-mlm folders "
+            "load without it when this package is installed."
+        },
+    )
+    plots: bool = field(default=True, metadata={"help": "Write the PNG plots (--no-plots to skip)."})
+    disable_tqdm: bool = field(
+        default=False,
+        metadata={"help": "Hide progress bars (they are always hidden when stderr is not a terminal)."},
+    )
+    log_level: str = field(default="INFO", metadata={"help": "Logging level."})
+
+    def __post_init__(self) -> None:
+        """Fail early, naming the bad value and the valid ones; fill the protocol's default poolings.
+
+        Raises:
+            ValueError: a missing required flag, an unknown task, pooling or protocol, a bad task spec, a
+                wrong number of display names, or the same model twice.
+            FileNotFoundError: a task spec file that does not exist.
+        """
+        missing = [f"--{k}" for k in ("model_name_or_path", "output_dir") if not getattr(self, k)]
+        if missing:
+            raise ValueError(f"{' and '.join(missing)} required; see run_glue_probe.py --help")
+        protocol = get_protocol(self.protocol)
+        self.poolings = list(self.poolings or protocol.poolings)
+        unknown = [p for p in self.poolings if p not in PROBE_POOLERS]
+        if unknown:
+            raise ValueError(f"unknown pooling(s) {unknown}; valid poolings: {', '.join(PROBE_POOLERS)}")
+        if self.model_names is not None and len(self.model_names) != len(self.model_name_or_path):
+            raise ValueError(
+                f"--model_names has {len(self.model_names)} names for {len(self.model_name_or_path)} models"
+            )
+        if len(set(self.model_name_or_path)) != len(self.model_name_or_path):
+            raise ValueError(f"the same model is given twice: {self.model_name_or_path}")
+        resolve_tasks(self.tasks, self.task_spec)  # an unknown task or a bad spec fails here
+
+
+class _HelpFormatter(argparse.ArgumentDefaultsHelpFormatter, argparse.RawDescriptionHelpFormatter):
+    """Defaults in the flag help, the module docstring's layout kept."""
+
+
+def parse_args(argv: Sequence[str] | None = None) -> ProbeArguments:
+    """Arguments from an optional leading YAML/JSON file, overridden by any flags after it; see `--help`.
+
+    Raises:
+        FileNotFoundError: the config file does not exist. ValueError: unknown keys in it, or bad values.
+    """
+    import yaml
+    from transformers import HfArgumentParser
+
+    argv = list(sys.argv[1:] if argv is None else argv)
+    parser = HfArgumentParser(ProbeArguments, description=__doc__, formatter_class=_HelpFormatter)
+    if argv and argv[0].endswith((".yaml", ".yml", ".json")):
+        path = Path(argv.pop(0))
+        if not path.is_file():
+            raise FileNotFoundError(f"config file {str(path)!r} does not exist")
+        defaults = (yaml.safe_load if path.suffix != ".json" else json.loads)(path.read_text()) or {}
+        unknown = sorted(set(defaults) - set(ProbeArguments.__dataclass_fields__))
+        if unknown:
+            raise ValueError(
+                f"{path}: unknown keys {unknown}; keys are the flags of run_glue_probe.py --help"
+            )
+        parser.set_defaults(**defaults)
+    (args,) = parser.parse_args_into_dataclasses(args=argv)
     return args
 
 
-def validate_args(args: argparse.Namespace) -> None:
-    """Fail early, naming the bad value and the valid ones.
+def show_progress(disable_tqdm: bool = False) -> bool:
+    """Whether to draw progress bars: not when asked not to, and not when stderr is not a terminal (bars redraw
+    with carriage returns, which pile up as lines in a log file)."""
+    return not disable_tqdm and sys.stderr.isatty()
+
+
+def resolve_tasks(tasks: Sequence[str] | None, task_specs: Sequence[str] | None) -> list[TaskSpec]:
+    """The tasks to probe: the named ones among the built-in GLUE tasks and the specs, by default the specs
+    given, else the five GLUE tasks.
 
     Raises:
-        ValueError: unknown task, pooling or protocol, or a wrong number of display names.
+        ValueError: an unknown task name (lists the valid ones) or two specs with one name.
     """
-    if args.protocol not in PROTOCOLS:
-        raise ValueError(f"unknown protocol {args.protocol!r}; valid protocols: {', '.join(PROTOCOLS)}")
-    for task in args.tasks:
-        get_task(task)
-    args.poolings = list(args.poolings or PROTOCOL_POOLINGS[args.protocol])
-    unknown = [p for p in args.poolings if p not in PROBE_POOLERS]
-    if unknown:
-        raise ValueError(f"unknown pooling(s) {unknown}; valid poolings: {', '.join(PROBE_POOLERS)}")
-    if args.model_names is not None and len(args.model_names) != len(args.model_name_or_path):
-        raise ValueError(
-            f"--model_names has {len(args.model_names)} names for {len(args.model_name_or_path)} models"
-        )
-    if len(set(args.model_name_or_path)) != len(args.model_name_or_path):
-        raise ValueError(f"the same model is given twice: {args.model_name_or_path}")
+    specs = [load_task_spec(s) for s in task_specs or ()]
+    by_name = {s.name: s for s in specs}
+    if len(by_name) != len(specs):
+        raise ValueError(f"two task specs share a name: {[s.name for s in specs]}")
+    names = list(tasks) if tasks else list(by_name) or list(GLUE_TASKS)
+    return [get_task(name, by_name) for name in names]
+
+
+# Folder names that say nothing about the model (Hub snapshots, checkpoints, export folders).
+GENERIC_NAMES = frozenset({"model", "models", "final", "export", "output", "out", "best", "last", "hf"})
+_GENERIC = re.compile(r"^(checkpoint-\d+|[0-9a-f]{40})$")
+_HUB_CACHE = re.compile(r"(?:^|/)models--([^/]+)/snapshots/[^/]+/?$")
+
+
+def model_display_name(path: str) -> str:
+    """A short name for a model: its Hub id for a Hub id or a Hub-cache snapshot folder
+    (`.../models--org--name/snapshots/<rev>` -> `org/name`); else the folder name, or its last two path
+    components when the folder name is generic (`model`, `checkpoint-500`, a commit hash)."""
+    normalised = os.path.normpath(path).replace(os.sep, "/")
+    cached = _HUB_CACHE.search(normalised)
+    if cached:
+        return cached.group(1).replace("--", "/")
+    if not is_local(path):
+        return path.strip("/")
+    parts = [p for p in normalised.split("/") if p not in ("", ".")]
+    base = parts[-1] if parts else path
+    if (base.lower() in GENERIC_NAMES or _GENERIC.match(base)) and len(parts) >= 2:
+        return "/".join(parts[-2:])
+    return base
 
 
 def display_names(paths: Sequence[str]) -> list[str]:
-    """Short names for the report: folder basename (or Hub name), with `-2`, `-3` ... on repeats."""
+    """`model_display_name` of each path, with `-2`, `-3` ... on repeats."""
     names, seen = [], {}
     for path in paths:
-        base = os.path.basename(os.path.normpath(path)) or path
+        base = model_display_name(path)
         seen[base] = seen.get(base, 0) + 1
         names.append(base if seen[base] == 1 else f"{base}-{seen[base]}")
     return names
@@ -143,29 +254,37 @@ def display_names(paths: Sequence[str]) -> list[str]:
 class TaskData:
     """The train and eval examples of one task, identical for every model."""
 
-    task: GlueTask
-    train: GlueSplit
-    eval: GlueSplit
+    task: TaskSpec
+    train: TaskSplit
+    eval: TaskSplit
 
 
-def load_task_data(task: GlueTask, args: argparse.Namespace) -> TaskData:
-    """Seeded sub-samples of the train and eval splits (`--max_train_samples`, `--max_eval_samples`)."""
-    kw = dict(glue_dir=args.glue_dir, hub_id=args.glue_hub_id, seed=args.seed)
+def load_task_data(
+    task: TaskSpec,
+    *,
+    glue_dir: str | None = None,
+    glue_hub_id: str = GLUE_HUB_ID,
+    max_train_samples: int | None = None,
+    max_eval_samples: int | None = None,
+    seed: int = 0,
+) -> TaskData:
+    """Seeded sub-samples of the task's train and eval splits (`load_split`)."""
+    kw = dict(glue_dir=glue_dir, glue_hub_id=glue_hub_id, seed=seed)
     return TaskData(
         task,
-        load_glue_split(task, task.train_split, max_samples=args.max_train_samples, **kw),
-        load_glue_split(task, task.eval_split, max_samples=args.max_eval_samples, **kw),
+        load_split(task, task.train_split, max_samples=max_train_samples, **kw),
+        load_split(task, task.eval_split, max_samples=max_eval_samples, **kw),
     )
 
 
-def split_texts(split: GlueSplit, protocol: str) -> dict[str, list]:
-    """What gets encoded, by side: "a" (and "b" for pairs in the standard protocol, siamese encoding).
+def split_texts(split: TaskSplit, protocol: str) -> dict[str, list]:
+    """What gets encoded, by side: "a" (and "b" for pairs under a siamese protocol, encoded apart).
 
-    The paper protocol encodes a pair as one sequence, `[CLS] a [SEP] b [SEP]`, under side "a".
+    A non-siamese protocol (the paper's) encodes a pair as one sequence, `[CLS] a [SEP] b [SEP]`, under "a".
     """
     if split.texts_b is None:
         return {"a": split.texts_a}
-    if protocol == "paper":
+    if not get_protocol(protocol).siamese:
         return {"a": list(zip(split.texts_a, split.texts_b, strict=True))}
     return {"a": split.texts_a, "b": split.texts_b}
 
@@ -174,30 +293,34 @@ Embeddings = dict[str, dict[str, dict[str, np.ndarray]]]  # split -> side -> poo
 
 
 def encode_task(
-    encoder: LoadedEncoder, data: TaskData, args: argparse.Namespace, cache_dir: str
+    encoder: LoadedEncoder,
+    data: TaskData,
+    *,
+    protocol: str,
+    poolings: Sequence[str],
+    cache_dir: str | None,
+    batch_size: int = 64,
+    max_length: int = 128,
+    seed: int = 0,
+    progress: bool = True,
 ) -> tuple[Embeddings, float]:
     """Encode every split and side of a task once, all poolings at once; returns embeddings and seconds."""
     start = time.perf_counter()
     out: Embeddings = {}
     for split in (data.train, data.eval):
         out[split.split] = {}
-        for side, texts in split_texts(split, args.protocol).items():
-            key = dict(
-                task=data.task.name,
-                split=split.split,
-                side=side,
-                protocol=args.protocol,
-                n=len(texts),
-            )
+        for side, texts in split_texts(split, protocol).items():
+            key = dict(task=data.task.name, split=split.split, side=side, protocol=protocol, n=len(texts))
             out[split.split][side], hit = cached_encode(
                 encoder,
                 texts,
-                args.poolings,
+                poolings,
                 cache_dir=cache_dir,
                 key=key,
-                batch_size=args.batch_size,
-                max_length=args.max_length,
-                seed=args.seed,
+                batch_size=batch_size,
+                max_length=max_length,
+                seed=seed,
+                progress=progress,
             )
             logger.info("%s %s/%s: %s", data.task.name, split.split, side, "from cache" if hit else "encoded")
     return out, time.perf_counter() - start
@@ -209,7 +332,7 @@ def geometry_rows(n: int, max_samples: int, seed: int, task: str) -> np.ndarray:
     return np.sort(rng.choice(n, size=min(n, max_samples), replace=False))
 
 
-def pair_overlap(split: GlueSplit) -> np.ndarray | None:
+def pair_overlap(split: TaskSplit) -> np.ndarray | None:
     """Word-overlap Jaccard of each pair of a split (None for single-sentence tasks)."""
     if split.texts_b is None:
         return None
@@ -218,35 +341,81 @@ def pair_overlap(split: GlueSplit) -> np.ndarray | None:
     )
 
 
+@dataclass(frozen=True)
+class AnalysisSettings:
+    """What the analysis of one model does, the same for every model of a run (see the flags' help).
+
+    Attributes:
+        protocol: a name of `protocols.PROTOCOLS`; poolings: names of `probing.PROBE_POOLERS`.
+        max_length: tokens per text; bow_vocab_size: targets of the bag-of-words probe.
+        max_geometry_samples: embeddings the set metrics read; max_spectrum: eigenvalues kept per spectrum.
+        n_bootstrap, n_subsamples: resamples of the per-example and the set metrics.
+        token_probe_classes: most frequent token-probe labels kept.
+        seed: seed of the samples, resamples, probes and the attention pooling's query.
+    """
+
+    protocol: str = "standard"
+    poolings: tuple[str, ...] = PROTOCOLS["standard"].poolings
+    max_length: int = 128
+    bow_vocab_size: int = 50
+    max_geometry_samples: int = 1000
+    n_bootstrap: int = 1000
+    n_subsamples: int = 100
+    token_probe_classes: int = 20
+    max_spectrum: int = 512
+    seed: int = 0
+
+    @classmethod
+    def from_args(cls, args: ProbeArguments) -> AnalysisSettings:
+        """The analysis settings among the command's arguments."""
+        return cls(
+            **{f.name: getattr(args, f.name) for f in fields(cls) if f.name != "poolings"},
+            poolings=tuple(args.poolings),
+        )
+
+
 def analyse_task(
-    encoder: LoadedEncoder, data: TaskData, emb: Embeddings, args: argparse.Namespace
+    encoder: LoadedEncoder, data: TaskData, emb: Embeddings, settings: AnalysisSettings
 ) -> tuple[dict[str, Estimates], dict[str, list[float]]]:
     """Probes, metrics and resampling replicates of one model and task, for every pooling.
 
-    The resampling indices depend only on the task, the sizes and the seed, so every model is resampled
-    on the same examples (the paired design of `significance`).
+    The resampling indices depend only on the task's name, the sizes and the seed, so every model is
+    resampled on the same examples (the paired design of `significance`).
 
     Returns:
         (pooling -> Estimates, pooling -> eigen-spectrum of the geometry sample).
     """
-    side_a = {s.split: split_texts(s, args.protocol)["a"] for s in (data.train, data.eval)}
+    protocol, poolings, seed = settings.protocol, settings.poolings, settings.seed
+    n_bootstrap, n_subsamples = settings.n_bootstrap, settings.n_subsamples
+    side_a = {s.split: split_texts(s, protocol)["a"] for s in (data.train, data.eval)}
     lexical = lexical_targets(
         encoder.tokenizer,
         side_a[data.train.split],
         side_a[data.eval.split],
-        args.max_length,
-        args.bow_vocab_size,
+        settings.max_length,
+        settings.bow_vocab_size,
     )
     overlap = pair_overlap(data.eval)
     train, ev = emb[data.train.split], emb[data.eval.split]
     n_stacked = len(data.eval) * len(ev)
-    rows = geometry_rows(n_stacked, args.max_geometry_samples, args.seed, data.task.name)
-    rng = np.random.default_rng((args.seed, zlib.crc32(data.task.name.encode()), 1))
-    boot_idx = bootstrap_indices(len(data.eval), args.n_bootstrap, rng)
+    rows = geometry_rows(n_stacked, settings.max_geometry_samples, seed, data.task.name)
+    rng = np.random.default_rng((seed, zlib.crc32(data.task.name.encode()), 1))
+    boot_idx = bootstrap_indices(len(data.eval), n_bootstrap, rng)
     n, m = len(rows), len(rows) // 2
-    sub_idx = subsample_indices(n, m, args.n_subsamples, rng)
+    sub_idx = subsample_indices(n, m, n_subsamples, rng)
     estimates, spectra = {}, {}
-    for pooling in args.poolings:
+    for i, pooling in enumerate(poolings, 1):
+        start = time.perf_counter()
+        logger.info(
+            "%s %s: fitting probes on %s pooling (%d/%d), %d bootstrap and %d subsampling resamples",
+            encoder.path,
+            data.task.name,
+            pooling,
+            i,
+            len(poolings),
+            n_bootstrap,
+            n_subsamples,
+        )
         record = probe_record(
             data.task,
             {side: x[pooling] for side, x in train.items()},
@@ -254,11 +423,11 @@ def analyse_task(
             data.train.labels,
             data.eval.labels,
             lexical,
-            PROTOCOL_PROBES[args.protocol],
+            get_protocol(protocol).probe,
             positive_eval=data.eval.positive_mask(),
             overlap_eval=overlap,
-            token_probe_classes=args.token_probe_classes,
-            seed=args.seed,
+            token_probe_classes=settings.token_probe_classes,
+            seed=seed,
         )
         # Set metrics on the eval embeddings of every side stacked (both sentences of siamese pairs).
         geometry = np.concatenate([ev[side][pooling] for side in sorted(ev)])[rows]
@@ -269,8 +438,10 @@ def analyse_task(
         }
         kinds = {k: "subsampling" if k in GEOMETRY_METRICS else "bootstrap" for k in values}
         estimates[pooling] = Estimates(values, replicates, kinds, n, m)
-        spectra[pooling] = explained_variance(singular_values(geometry))[: args.max_spectrum].tolist()
-        logger.info("%s %s: %s", data.task.name, pooling, _headline(values))
+        spectra[pooling] = explained_variance(singular_values(geometry))[: settings.max_spectrum].tolist()
+        logger.info(
+            "%s %s: %s (%.1f s)", data.task.name, pooling, _headline(values), time.perf_counter() - start
+        )
     return estimates, spectra
 
 
@@ -279,16 +450,9 @@ def _headline(values: dict[str, float]) -> str:
     return ", ".join(f"{k}={values[k]:.3f}" for k in keys if k in values)
 
 
-def _cell(value: float, lo: float = float("nan"), hi: float = float("nan")) -> dict[str, float | None]:
-    """One metric cell of the results, NaN written as None."""
-
-    def clean(x: float) -> float | None:
-        return float(x) if np.isfinite(x) else None
-
-    return {"value": clean(value), "ci_low": clean(lo), "ci_high": clean(hi)}
-
-
-def compare_models(names: Sequence[str], estimates: dict) -> list[dict]:
+def compare_models(
+    names: Sequence[str], estimates: dict[str, dict[str, dict[str, Estimates]]]
+) -> list[Comparison]:
     """Paired differences of every pair of models on every task, pooling and metric, Holm-corrected.
 
     `estimates[model][task][pooling]` are `Estimates`; families for Holm are (model pair, metric).
@@ -302,54 +466,90 @@ def compare_models(names: Sequence[str], estimates: dict) -> list[dict]:
                     if metric not in est_b.values:
                         continue
                     diff = paired_difference(est_a, est_b, metric)
+                    cell = Cell.of(diff["diff"], diff["ci_low"], diff["ci_high"])
                     comparisons.append(
-                        {
-                            "model_a": a,
-                            "model_b": b,
-                            "task": task,
-                            "pooling": pooling,
-                            "metric": metric,
-                            **diff,
-                        }
+                        Comparison(
+                            a,
+                            b,
+                            task,
+                            pooling,
+                            metric,
+                            cell.value,
+                            cell.ci_low,
+                            cell.ci_high,
+                            Cell.of(diff["p_value"]).value,
+                            probes_at_majority=bool(diff["probes_at_majority"]),
+                        )
                     )
-    add_holm(comparisons)
-    return [
-        {k: (None if isinstance(v, float) and not np.isfinite(v) else v) for k, v in c.items()}
-        for c in comparisons
-    ]
+    return add_holm(comparisons)
+
+
+@dataclass
+class ModelRecord:
+    """What `analyse_model` measured on one model; it depends on nothing but the model, the data and the
+    settings, so records of models analysed in separate processes combine exactly (`assemble_results`).
+
+    Attributes:
+        info: path, parameters, width.
+        estimates: task -> pooling -> `Estimates` (values and resampling replicates).
+        spectra: task -> pooling -> explained-variance ratios.
+        encode_seconds: task -> seconds spent encoding (0 when read from the cache).
+    """
+
+    info: ModelInfo
+    estimates: dict[str, dict[str, Estimates]]
+    spectra: dict[str, dict[str, list[float]]]
+    encode_seconds: dict[str, float]
 
 
 def analyse_model(
-    path: str, task_data: dict[str, TaskData], args: argparse.Namespace, cache_dir: str
-) -> dict:
-    """Encode every task with one model (cached) and estimate all its metrics.
-
-    Returns a record `{"model": {...}, "estimates": task -> pooling -> estimates, "spectra": ...,
-    "encode_seconds": task -> s}`; the analysis of a model depends on nothing but the model, the data and
-    the arguments, so records of models analysed in separate processes combine exactly (`assemble_results`).
-    """
-    encoder = load_encoder(path, device=args.device, trust_remote_code=args.trust_remote_code)
-    record = {"model": {"path": path, "num_parameters": encoder.num_parameters}}
+    path: str,
+    task_data: dict[str, TaskData],
+    settings: AnalysisSettings,
+    *,
+    cache_dir: str | None,
+    device: str | None = None,
+    trust_remote_code: bool = False,
+    batch_size: int = 64,
+    progress: bool = True,
+) -> ModelRecord:
+    """Encode every task with one model (cached) and estimate all its metrics."""
+    encoder = load_encoder(path, device=device, trust_remote_code=trust_remote_code)
     estimates, spectra, encode_seconds = {}, {}, {}
+    hidden_size = None
     for task, data in task_data.items():
-        emb, encode_seconds[task] = encode_task(encoder, data, args, cache_dir)
-        estimates[task], spectra[task] = analyse_task(encoder, data, emb, args)
-        record["model"]["hidden_size"] = int(next(iter(emb[data.eval.split]["a"].values())).shape[1])
+        emb, encode_seconds[task] = encode_task(
+            encoder,
+            data,
+            protocol=settings.protocol,
+            poolings=settings.poolings,
+            cache_dir=cache_dir,
+            batch_size=batch_size,
+            max_length=settings.max_length,
+            seed=settings.seed,
+            progress=progress,
+        )
+        estimates[task], spectra[task] = analyse_task(encoder, data, emb, settings)
+        hidden_size = int(next(iter(emb[data.eval.split]["a"].values())).shape[1])
+    info = ModelInfo(path, encoder.num_parameters, hidden_size)
     del encoder
-    record.update(estimates=estimates, spectra=spectra, encode_seconds=encode_seconds)
-    return record
+    return ModelRecord(info, estimates, spectra, encode_seconds)
 
 
 def assemble_results(
-    names: Sequence[str], records: dict[str, dict], task_data: dict[str, TaskData], args: argparse.Namespace
-) -> dict:
+    names: Sequence[str],
+    records: dict[str, ModelRecord],
+    task_data: dict[str, TaskData],
+    settings: AnalysisSettings,
+    arguments: dict[str, Any] | None = None,
+) -> ProbeRun:
     """Intervals, paired comparisons with Holm and the claims (the first model plays the paper's hybrid)
-    from per-model records of `analyse_model`; the dict that `write_outputs` writes (not yet jsonable)."""
-    estimates = {name: records[name]["estimates"] for name in names}
+    from per-model records of `analyse_model`; `arguments` are recorded as the run's `settings`."""
+    estimates = {name: records[name].estimates for name in names}
     results = {
         name: {
             task: {
-                pooling: {metric: _cell(v, *est.interval(metric)) for metric, v in est.values.items()}
+                pooling: {metric: Cell.of(v, *est.interval(metric)) for metric, v in est.values.items()}
                 for pooling, est in by_pool.items()
             }
             for task, by_pool in by_task.items()
@@ -357,40 +557,36 @@ def assemble_results(
         for name, by_task in estimates.items()
     }
     comparisons = compare_models(names, estimates)
-    claims = [
-        {
-            **claim_verdict(
-                claim, [c for c in comparisons if c["model_a"] == names[0] and c["model_b"] == other]
-            ),
-            "model_a": names[0],
-            "model_b": other,
-        }
+    claims: list[ClaimVerdict] = [
+        claim_verdict(
+            claim,
+            [c for c in comparisons if c.model_a == names[0] and c.model_b == other],
+            model_a=names[0],
+            model_b=other,
+        )
         for other in names[1:]
         for claim in CLAIMS
     ]
-    return {
-        "protocol": args.protocol,
-        "models": {name: records[name]["model"] for name in names},
-        "tasks": list(args.tasks),
-        "poolings": list(args.poolings),
-        "results": results,
-        "comparisons": comparisons,
-        "claims": claims,
-        "timing": {
-            "encode_seconds": {name: records[name]["encode_seconds"] for name in names},
-            "total_seconds": 0.0,
-        },
-        "n_examples": {
-            t: {"train": len(d.train), "eval": len(d.eval), "eval_split": d.eval.split}
-            for t, d in task_data.items()
-        },
-        "spectra": {name: records[name]["spectra"] for name in names},
-        "settings": {k: v for k, v in vars(args).items() if k != "log_level"},
-    }
+    # The user's task specs are recorded; a built-in GLUE task is known by its name.
+    specs = {t: d.task.to_dict() for t, d in task_data.items() if GLUE_TASKS.get(t) != d.task}
+    return ProbeRun(
+        protocol=settings.protocol,
+        models={name: records[name].info for name in names},
+        tasks=list(task_data),
+        poolings=list(settings.poolings),
+        results=results,
+        comparisons=comparisons,
+        claims=claims,
+        timing=Timing({name: records[name].encode_seconds for name in names}, 0.0),
+        n_examples={t: TaskExamples(len(d.train), len(d.eval), d.eval.split) for t, d in task_data.items()},
+        spectra={name: records[name].spectra for name in names},
+        settings=dict(arguments or {}),
+        task_specs=specs or None,
+    )
 
 
-def main(argv: Sequence[str] | None = None) -> dict:
-    """Run the analysis; returns the results dict that is also written to `<output_dir>/results.json`."""
+def main(argv: Sequence[str] | None = None) -> ProbeRun:
+    """Run the analysis; returns the `ProbeRun` that is also written to `<output_dir>/results.json`."""
     args = parse_args(argv)
     logging.basicConfig(
         level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
@@ -404,28 +600,56 @@ def main(argv: Sequence[str] | None = None) -> dict:
         return run(args)
 
 
-def run(args: argparse.Namespace) -> dict:
+def run(args: ProbeArguments) -> ProbeRun:
     """The analysis behind `main`, on parsed arguments."""
     start = time.perf_counter()
+    progress = show_progress(args.disable_tqdm)
+    if not progress:
+        import datasets
+        import transformers
+
+        datasets.disable_progress_bars()
+        transformers.utils.logging.disable_progress_bar()
     output_dir = Path(args.output_dir)
     cache_dir = args.cache_dir or str(output_dir / "cache")
     names = args.model_names or display_names(args.model_name_or_path)
 
-    # 1. Data first: a missing folder or split fails before any model is loaded.
-    task_data = {t: load_task_data(get_task(t), args) for t in args.tasks}
+    # 1. Data first: a missing folder, split or column fails before any model is loaded.
+    tasks = resolve_tasks(args.tasks, args.task_spec)
+    task_data = {
+        t.name: load_task_data(
+            t,
+            glue_dir=args.glue_dir,
+            glue_hub_id=args.glue_hub_id,
+            max_train_samples=args.max_train_samples,
+            max_eval_samples=args.max_eval_samples,
+            seed=args.seed,
+        )
+        for t in tasks
+    }
 
     # 2. Encode (cached) and analyse, one model in memory at a time.
+    settings = AnalysisSettings.from_args(args)
     records = {
-        name: analyse_model(path, task_data, args, cache_dir)
+        name: analyse_model(
+            path,
+            task_data,
+            settings,
+            cache_dir=cache_dir,
+            device=args.device,
+            trust_remote_code=args.trust_remote_code,
+            batch_size=args.batch_size,
+            progress=progress,
+        )
         for name, path in zip(names, args.model_name_or_path, strict=True)
     }
 
     # 3. Intervals, paired comparisons with Holm, and the claims (first model = the paper's hybrid).
-    out = assemble_results(names, records, task_data, args)
-    out["timing"]["total_seconds"] = time.perf_counter() - start
-    out = jsonable(out)
+    arguments = {k: v for k, v in asdict(args).items() if k not in ("log_level", "disable_tqdm")}
+    out = assemble_results(names, records, task_data, settings, arguments)
+    out.timing.total_seconds = time.perf_counter() - start
     write_outputs(out, output_dir, plots=args.plots)
-    logger.info("done in %.1f s; wrote %s", out["timing"]["total_seconds"], output_dir)
+    logger.info("done in %.1f s; wrote %s", out.timing.total_seconds, output_dir)
     return out
 
 

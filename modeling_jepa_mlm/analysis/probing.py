@@ -19,9 +19,12 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from ..files import is_path_like, lookup
 from ..pooling import POOLERS, POOLERS_NEEDING_HIDDEN_STATES, PoolFn
-from .glue import GlueTask, compute_glue_metrics, spearman
+from .glue import compute_metrics, spearman
 from .metrics import cosine_rows, l2_normalize, most_frequent_token, probe_gap, semantic_lexical_balance
+from .protocols import ProbeConfig
+from .tasks import TaskSpec
 
 logger = logging.getLogger(__name__)
 
@@ -70,11 +73,6 @@ def attention_pool(
 # Every pooling the probe knows: the model's parameter-free poolers plus the paper's two analysis-only ones.
 PROBE_POOLERS: dict[str, PoolFn] = {**POOLERS, "weighted": weighted_pool, "attention": attention_pool}
 
-PROTOCOL_POOLINGS: dict[str, tuple[str, ...]] = {
-    "standard": ("mean", "max", "cls", "first_last_mean"),
-    "paper": ("mean", "max", "weighted", "attention"),
-}
-
 
 def get_probe_pooler(name: str) -> PoolFn:
     """Look up a pooling of `PROBE_POOLERS`.
@@ -82,26 +80,21 @@ def get_probe_pooler(name: str) -> PoolFn:
     Raises:
         ValueError: naming the unknown pooling and listing the valid ones.
     """
-    if name not in PROBE_POOLERS:
-        raise ValueError(f"unknown pooling {name!r}; valid poolings: {', '.join(PROBE_POOLERS)}")
-    return PROBE_POOLERS[name]
-
-
-_HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*(/[\w.-]+)?$")
+    return lookup(PROBE_POOLERS, name, "pooling")
 
 
 def resolve_model_path(path: str) -> str:
-    """Return `path` if it is an existing folder or looks like a Hub id (`name` or `org/name`).
+    """Return `path` if it is an existing folder or could be a Hub id (`files.is_path_like` is false).
 
     Raises:
-        FileNotFoundError: `path` is a file-system path (absolute, relative with `./`, or with more than one
-            `/`) that does not exist, or an existing file that is not a folder.
+        FileNotFoundError: `path` can only be a local path (absolute, `./`, `~`, more than one `/`) and does
+            not exist, or it is an existing file rather than a folder.
     """
     if os.path.isdir(path):
         return path
     if os.path.exists(path):
         raise FileNotFoundError(f"model path {path!r} is a file; expected a model folder or a Hub id")
-    if not _HUB_ID.match(path) or path.startswith((".", "~")):
+    if is_path_like(path):
         raise FileNotFoundError(
             f"model folder {path!r} does not exist; pass an existing folder (save_pretrained output) "
             "or a Hub id like 'org/name'"
@@ -144,15 +137,35 @@ class LoadedEncoder:
         return sum(p.numel() for p in self.model.parameters())
 
 
-def load_encoder(path: str, *, device: str | None = None, trust_remote_code: bool = True) -> LoadedEncoder:
+def is_causal_only(config) -> bool:
+    """Whether the architecture is a decoder-only language model (GPT-2, Llama, ...): it has a causal-LM class
+    in transformers' Auto mapping and no masked-LM one, so its token states see only the left context."""
+    from transformers import MODEL_FOR_CAUSAL_LM_MAPPING, MODEL_FOR_MASKED_LM_MAPPING
+
+    kind = type(config)
+    return kind in MODEL_FOR_CAUSAL_LM_MAPPING and kind not in MODEL_FOR_MASKED_LM_MAPPING
+
+
+def load_encoder(path: str, *, device: str | None = None, trust_remote_code: bool = False) -> LoadedEncoder:
     """Load any `AutoModel` encoder and its tokenizer in eval mode.
 
-    `token_type_ids` are passed only when the model's `forward` takes them (checked on its signature), so
-    encoders without segment embeddings work unchanged.
+    - An encoder-decoder model (T5, BART) is probed through its encoder (`get_encoder()`): the decoder needs
+      target tokens, and the encoder's bidirectional states are what sentence encoders built on these models
+      read (e.g. Sentence-T5).
+    - A decoder-only model (GPT-2) runs, with a warning: each token state sees only the tokens before it, so
+      `cls` pooling reads the first token alone and mean pooling leans on the sentence's end.
+    - A tokenizer without a padding token (GPT-2) pads with its end-of-sequence token; the attention mask
+      keeps padding out of every pooling.
+    - `token_type_ids` are passed only when the model's `forward` takes them (checked on its signature).
+
+    Args:
+        trust_remote_code: run the repository's own modelling code (transformers' default: False). jepa-mlm
+            folders load without it: importing this package registers their classes with the Auto classes.
 
     Raises:
         FileNotFoundError: a model folder that does not exist, or a name that is neither a folder nor a
             loadable Hub id (e.g. offline).
+        ValueError: the model needs its own code and `trust_remote_code` is off (says which flag to pass).
     """
     from transformers import AutoModel, AutoTokenizer
 
@@ -167,6 +180,28 @@ def load_encoder(path: str, *, device: str | None = None, trust_remote_code: boo
         raise FileNotFoundError(
             f"model {path!r} is not an existing folder and could not be loaded as a Hub id: {err}"
         ) from err
+    except ValueError as err:
+        if trust_remote_code or "trust_remote_code" not in str(err):
+            raise
+        raise ValueError(
+            f"model {path!r} ships its own modelling code, which runs only when you allow it: pass "
+            "--trust_remote_code (trust_remote_code=True) if you trust that repository"
+        ) from err
+    if model.config.is_encoder_decoder and hasattr(model, "get_encoder"):
+        logger.info("%s is an encoder-decoder model (%s): probing its encoder", path, type(model).__name__)
+        model = model.get_encoder()
+    elif is_causal_only(model.config):
+        logger.warning(
+            "%s is a decoder-only (causal) model (%s): each token state sees only the tokens to its left, so "
+            "poolings summarise left contexts (cls pooling reads the first token alone)",
+            path,
+            type(model).__name__,
+        )
+    if tokenizer.pad_token is None:
+        if tokenizer.eos_token is None:
+            raise ValueError(f"the tokenizer of {path!r} has neither a padding nor an end-of-sequence token")
+        logger.info("%s: the tokenizer has no padding token; padding with %r", path, tokenizer.eos_token)
+        tokenizer.pad_token = tokenizer.eos_token
     model = model.to(target).eval()
     takes_types = "token_type_ids" in inspect.signature(model.forward).parameters
     logger.info("loaded %s (%s) on %s", path, type(model).__name__, target)
@@ -331,32 +366,6 @@ def _logistic_kwargs(cls) -> dict:
     return {k: v for k, v in wanted.items() if k in params}
 
 
-@dataclass(frozen=True)
-class ProbeConfig:
-    """How the linear probes are fitted.
-
-    Attributes:
-        standardize: z-score features with the train statistics (the standard protocol) or not (paper).
-        cs: inverse regularisation strengths searched by stratified CV on train; one value means no search.
-        alphas: ridge penalties searched by efficient leave-one-out CV (regression and bag-of-words probes).
-        cv_folds: folds of the C search.
-        max_iter: lbfgs iterations.
-    """
-
-    standardize: bool = True
-    cs: tuple[float, ...] = (0.001, 0.01, 0.1, 1.0)
-    alphas: tuple[float, ...] = (0.1, 1.0, 10.0, 100.0, 1000.0)
-    cv_folds: int = 3
-    max_iter: int = 1000
-
-
-PROTOCOL_PROBES: dict[str, ProbeConfig] = {
-    "standard": ProbeConfig(),
-    # The paper's probe: raw features, scikit-learn's default logistic regression (C = 1) without search.
-    "paper": ProbeConfig(standardize=False, cs=(1.0,), alphas=(1.0,)),
-}
-
-
 def _scale(config: ProbeConfig, x_train: np.ndarray, x_eval: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Standardise both sets with the train mean and standard deviation when the config asks for it."""
     if not config.standardize:
@@ -516,7 +525,7 @@ class ExampleRecord:
         overlap: (N,) word-overlap Jaccard of each pair; None without pairs.
     """
 
-    task: GlueTask
+    task: TaskSpec
     labels: np.ndarray
     predictions: np.ndarray
     token_correct: np.ndarray
@@ -543,16 +552,18 @@ def example_metrics(rec: ExampleRecord, idx: np.ndarray) -> dict[str, float]:
     semantic-to-lexical `balance`.
     """
     task, y = rec.task, rec.labels[idx]
-    out = compute_glue_metrics(task, rec.predictions[idx], y)
+    out = compute_metrics(task.metrics, rec.predictions[idx], y)
     if not task.is_regression:
         out.setdefault("accuracy", float(np.mean(rec.predictions[idx] == y)))
     tp, fp, fn = rec.bow_counts[idx].sum(0)
     out["bow_probe_f1"] = float(2 * tp / (2 * tp + fp + fn)) if tp + fp + fn else 0.0
     out["token_probe_acc"] = _nanmean(rec.token_correct[idx])
     out["token_probe_majority"] = _nanmean(rec.token_majority[idx])
-    out["probe_gap"] = probe_gap(
-        out["spearmanr" if task.is_regression else "accuracy"], out["token_probe_acc"]
-    )
+    if task.is_regression:
+        semantic = out["spearmanr"] if "spearmanr" in out else spearman(rec.predictions[idx], y)
+    else:
+        semantic = out["accuracy"]
+    out["probe_gap"] = probe_gap(semantic, out["token_probe_acc"])
     if rec.align_sq is not None:
         out["alignment"] = _nanmean(rec.align_sq[idx])
     if rec.cosine is not None and task.is_regression:
@@ -562,7 +573,7 @@ def example_metrics(rec: ExampleRecord, idx: np.ndarray) -> dict[str, float]:
 
 
 def probe_record(
-    task: GlueTask,
+    task: TaskSpec,
     train: dict[str, np.ndarray],
     evaluation: dict[str, np.ndarray],
     y_train: np.ndarray,

@@ -15,9 +15,12 @@ sentences themselves.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
+
+from .paper import PAPER, Claim
+from .results import ClaimVerdict, Comparison
 
 KINDS = ("bootstrap", "subsampling")
 
@@ -156,61 +159,8 @@ def holm(p_values: Sequence[float]) -> np.ndarray:
     return out
 
 
-@dataclass(frozen=True)
-class Claim:
-    """One claim of the paper, tested on the comparisons of the first model (the hybrid) with another.
-
-    Attributes:
-        name: short name, used in the report.
-        paper: the claim as the paper states it.
-        metrics: the metrics whose task x pooling cells carry the evidence.
-        direction: +1 if the hybrid should be higher, -1 lower, 0 if the two should be equivalent.
-        poolings: restrict to these poolings; None uses every pooling.
-        margin: for direction 0, the largest difference that still counts as equivalent.
-        probes: the evidence comes from linear probes, so a cell where either model's probes sit at the
-            majority class (`probes_at_majority`) cannot count as support.
-    """
-
-    name: str
-    paper: str
-    metrics: tuple[str, ...]
-    direction: int
-    poolings: tuple[str, ...] | None = None
-    margin: float = 0.0
-    probes: bool = False
-
-
-CLAIMS: tuple[Claim, ...] = (
-    Claim(
-        "uniformity",
-        "hybrid embeddings are far more uniform (uniformity below -0.16 against about -0.05 for MLM)",
-        ("uniformity",),
-        -1,
-    ),
-    Claim(
-        "spectral richness (max pooling)",
-        "richer spectral geometry under max pooling",
-        ("effective_rank",),
-        +1,
-        ("max",),
-    ),
-    Claim(
-        "lexical information",
-        "the hybrid encodes less surface-level lexical information",
-        ("token_probe_acc", "bow_probe_f1"),
-        -1,
-        probes=True,
-    ),
-    Claim("balance", "a better semantic-to-lexical balance", ("balance", "probe_gap"), +1, probes=True),
-    Claim(
-        "probe accuracy",
-        "linear-probe accuracy stays similar (equivalence margin 0.02)",
-        ("accuracy", "spearmanr"),
-        0,
-        margin=0.02,
-        probes=True,
-    ),
-)
+# The paper's claims (`paper.yaml`), tested by `claim_verdict`.
+CLAIMS: tuple[Claim, ...] = PAPER.claims
 # Every verdict `claim_verdict` gives.
 VERDICTS = ("supported", "contradicted", "mixed", "inconclusive", "degenerate", "not measured")
 DEGENERATE_REASON = "probes at the majority class (collapsed representations)"
@@ -232,7 +182,9 @@ def _directional_verdict(agree: int, against: int, k: int) -> str:
     return "inconclusive"
 
 
-def claim_verdict(claim: Claim, comparisons: Sequence[dict]) -> dict:
+def claim_verdict(
+    claim: Claim, comparisons: Sequence[Comparison], model_a: str = "", model_b: str = ""
+) -> ClaimVerdict:
     """Verdict on one claim from the comparisons (one per task x pooling x metric cell) of two models.
 
     Directional claims count cells whose Holm-corrected difference is significant, per sign:
@@ -248,33 +200,28 @@ def claim_verdict(claim: Claim, comparisons: Sequence[dict]) -> dict:
     the guard turns a decided verdict into an undecided one, the verdict is "degenerate".
 
     Args:
-        comparisons: dicts with keys metric, pooling, diff, ci_low, ci_high, significant (diff = a - b) and,
-            optionally, probes_at_majority (missing: False).
+        comparisons: the `Comparison`s of `model_a` with `model_b` (diff = a - b).
+        model_a, model_b: the models the verdict is about (recorded in it).
 
     Returns:
-        {"claim", "paper", "verdict", "evidence"}; verdict is one of `VERDICTS`.
+        The `ClaimVerdict`; its verdict is one of `VERDICTS`.
     """
     cells = [
         c
         for c in comparisons
-        if c["metric"] in claim.metrics
-        and (claim.poolings is None or c["pooling"] in claim.poolings)
-        and c["diff"] is not None
-        and np.isfinite(c["diff"])
+        if c.metric in claim.metrics
+        and (claim.poolings is None or c.pooling in claim.poolings)
+        and c.diff is not None
+        and np.isfinite(c.diff)
     ]
     k = len(cells)
     if k == 0:
-        return {
-            "claim": claim.name,
-            "paper": claim.paper,
-            "verdict": "not measured",
-            "evidence": "no cell measured",
-        }
-    median = float(np.median([c["diff"] for c in cells]))
-    degenerate = [claim.probes and bool(c.get("probes_at_majority")) for c in cells]
+        return ClaimVerdict(claim.name, claim.paper, "not measured", "no cell measured", model_a, model_b)
+    median = float(np.median([c.diff for c in cells]))
+    degenerate = [claim.probes and bool(c.probes_at_majority) for c in cells]
     if claim.direction == 0:
-        inside = [-claim.margin <= c["ci_low"] and c["ci_high"] <= claim.margin for c in cells]
-        outside = sum(c["ci_low"] > claim.margin or c["ci_high"] < -claim.margin for c in cells)
+        inside = [-claim.margin <= c.ci_low and c.ci_high <= claim.margin for c in cells]
+        outside = sum(c.ci_low > claim.margin or c.ci_high < -claim.margin for c in cells)
         support = sum(i and not d for i, d in zip(inside, degenerate, strict=True))
 
         def decide(n_support: int) -> str:
@@ -286,8 +233,8 @@ def claim_verdict(claim: Claim, comparisons: Sequence[dict]) -> dict:
             f"{_set_aside(sum(inside) - support)}, {outside} wholly outside; median difference {median:+.4f}"
         )
     else:
-        agree = [bool(c["significant"]) and np.sign(c["diff"]) == claim.direction for c in cells]
-        against = sum(bool(c["significant"]) and np.sign(c["diff"]) == -claim.direction for c in cells)
+        agree = [bool(c.significant) and np.sign(c.diff) == claim.direction for c in cells]
+        against = sum(bool(c.significant) and np.sign(c.diff) == -claim.direction for c in cells)
         support = sum(a and not d for a, d in zip(agree, degenerate, strict=True))
         verdict = _directional_verdict(support, against, k)
         unguarded = _directional_verdict(sum(agree), against, k)
@@ -300,7 +247,7 @@ def claim_verdict(claim: Claim, comparisons: Sequence[dict]) -> dict:
     if verdict == "inconclusive" and unguarded != "inconclusive":
         verdict = "degenerate"
         evidence = f"{unguarded} only through cells with {DEGENERATE_REASON}: {evidence}"
-    return {"claim": claim.name, "paper": claim.paper, "verdict": verdict, "evidence": evidence}
+    return ClaimVerdict(claim.name, claim.paper, verdict, evidence, model_a, model_b)
 
 
 @dataclass
@@ -371,17 +318,25 @@ def paired_difference(a: Estimates, b: Estimates, metric: str, level: float = 0.
 
 
 def add_holm(
-    comparisons: list[dict], family: Sequence[str] = ("model_a", "model_b", "metric"), alpha: float = 0.05
-) -> None:
-    """Set `p_holm` and `significant` on each comparison, Holm-correcting within each family in place.
+    comparisons: Sequence[Comparison],
+    family: Sequence[str] = ("model_a", "model_b", "metric"),
+    alpha: float = 0.05,
+) -> list[Comparison]:
+    """Holm-correct the p-values within each family: new comparisons with `p_holm` and `significant` set.
 
-    A family is one pair of models and one metric across the task x pooling cells (the keys `family`).
+    A family is one pair of models and one metric across the task x pooling cells (the attributes `family`);
+    significant = `p_holm < alpha`. The inputs are left as they are.
     """
     groups: dict[tuple, list[int]] = {}
     for i, c in enumerate(comparisons):
-        groups.setdefault(tuple(c[k] for k in family), []).append(i)
+        groups.setdefault(tuple(getattr(c, k) for k in family), []).append(i)
+    adjusted = np.full(len(comparisons), np.nan)
     for members in groups.values():
-        adjusted = holm([comparisons[i]["p_value"] for i in members])
-        for i, p in zip(members, adjusted, strict=True):
-            comparisons[i]["p_holm"] = float(p)
-            comparisons[i]["significant"] = bool(np.isfinite(p) and p < alpha)
+        p = [np.nan if comparisons[i].p_value is None else comparisons[i].p_value for i in members]
+        adjusted[members] = holm(p)
+    return [
+        replace(
+            c, p_holm=float(p) if np.isfinite(p) else None, significant=bool(np.isfinite(p) and p < alpha)
+        )
+        for c, p in zip(comparisons, adjusted, strict=True)
+    ]

@@ -10,7 +10,7 @@ Sources, all optional but `config.json`:
 - `training_summary.json`: steps, tokens seen, estimated FLOPs, wall time and the logged `trajectory`
   (loss, mlm_loss, jepa_loss, balance_weight, ema_momentum, target_std, prediction_std);
 - `trainer_state.json`: the trajectory's fallback (its `log_history`);
-- the probe's `results.json` (schema in `modeling_jepa_mlm/report.py`): tables with 95 % intervals, the
+- the probe's `results.json` (`modeling_jepa_mlm.analysis.results.ProbeRun`): tables with 95 % intervals, the
   paired comparisons with the other probed models, the verdicts on the paper's claims, and the model-index.
 
 Missing pieces leave their section saying so, never a wrong number.
@@ -29,22 +29,18 @@ from typing import Any
 import yaml
 from huggingface_hub import EvalResult, ModelCard, ModelCardData
 
-from ..analysis.glue import GLUE_TASKS
+from ..analysis import results as probe_results_io
+from ..analysis.glue import GLUE_HUB_ID
+from ..analysis.paper import PAPER
 from ..analysis.report import _fmt_cell, _table
-from ..training.data import BUILTIN_DATASETS, _is_path_like
+from ..analysis.results import Cell, ProbeRun
+from ..files import CARD_NAME, RESULTS_NAME, RUN_CONFIG_NAME, SUMMARY_NAME, TRAINER_STATE_NAME, is_local
+from ..training.data import BUILTIN_DATASETS
 from ..training.trainer import LOGGED_OUTPUTS
 
 logger = logging.getLogger(__name__)
 
-CARD_NAME = "README.md"
 TEMPLATE_PATH = Path(__file__).resolve().parent / "model_card_template.md"
-RUN_CONFIG_NAME = "run_config.yaml"
-SUMMARY_NAME = "training_summary.json"
-TRAINER_STATE_NAME = "trainer_state.json"
-PAPER_ARXIV = "2606.05173"
-PAPER_TITLE = "Predict and Reconstruct: Joint Objectives for Self-Supervised Language Representation Learning"
-GLUE_HUB_ID = "nyu-mll/glue"
-GLUE_NAMES = {"sst2": "SST-2", "mrpc": "MRPC", "cola": "CoLA", "stsb": "STS-B", "mnli": "MNLI"}
 # What the trainer logs at every logging step, in the order of the card's trajectory table.
 TRAJECTORY_KEYS = ("loss", *LOGGED_OUTPUTS, "ema_momentum")
 # Columns of the per-task result tables, after the task's own GLUE metrics.
@@ -99,27 +95,22 @@ def load_run(export_dir: str | os.PathLike) -> dict[str, Any]:
     }
 
 
-def load_probe_results(probe_results: str | os.PathLike | Mapping | None) -> dict | None:
-    """The probe's results: a dict as is, or read from a `results.json` path (or a folder holding one).
+def load_probe_results(probe_results: str | os.PathLike | ProbeRun | Mapping | None) -> ProbeRun | None:
+    """The probe's results: a `ProbeRun` as is, a dict in the JSON form, or a `results.json` path (or the
+    folder holding one), read by `analysis.results.load`.
 
     Raises:
         FileNotFoundError: the path does not exist or the folder has no results.json.
     """
-    if probe_results is None or isinstance(probe_results, Mapping):
-        return None if probe_results is None else dict(probe_results)
-    path = Path(probe_results)
-    if path.is_dir():
-        path = path / "results.json"
-    if not path.is_file():
-        raise FileNotFoundError(
-            f"probe results {str(probe_results)!r} not found; give run_glue_probe.py's results.json or its "
-            "--output_dir"
-        )
-    return json.loads(path.read_text())
+    if probe_results is None or isinstance(probe_results, ProbeRun):
+        return probe_results
+    if isinstance(probe_results, Mapping):
+        return ProbeRun.from_dict(probe_results)
+    return probe_results_io.load(probe_results)
 
 
 def find_probe_model(
-    results: Mapping, export_dir: str | os.PathLike, model_name: str | None = None
+    results: ProbeRun, export_dir: str | os.PathLike, model_name: str | None = None
 ) -> str | None:
     """The name under which `results` holds this export: `model_name` if given, else the model whose `path` is
     the export folder, else the one named after the folder; None (with a warning) when absent.
@@ -127,7 +118,7 @@ def find_probe_model(
     Raises:
         ValueError: `model_name` is given but not among the probed models (lists them).
     """
-    models = results.get("models") or {}
+    models = results.models
     if model_name is not None:
         if model_name not in models:
             raise ValueError(
@@ -136,7 +127,7 @@ def find_probe_model(
         return model_name
     target = Path(export_dir).resolve()
     for name, info in models.items():
-        path = Path(str(info.get("path", "")))
+        path = Path(info.path)
         if path.exists() and path.resolve() == target:
             return name
     if target.name in models:
@@ -153,7 +144,7 @@ def public_name(value: str | os.PathLike | Sequence[str] | None) -> str | None:
     if not isinstance(value, (str, os.PathLike)):
         return ", ".join(public_name(v) or "" for v in value)
     text = str(value)
-    if not (_is_path_like(text) or Path(text).exists()):
+    if not is_local(text):
         return text
     parts = Path(text).expanduser().parts
     shown = "/".join(p for p in parts[-SHOWN_PATH_PARTS:] if p not in ("/", "~"))
@@ -243,7 +234,7 @@ def _description(config: Mapping, notes: str | None, steps: int | None = None) -
             "so how long it was pre-trained is not recorded."
         )
     text += (
-        f" It accompanies the study of the paper *{PAPER_TITLE}* (arXiv {PAPER_ARXIV}), which compares what "
+        f" It accompanies the study of the paper *{PAPER.title}* (arXiv {PAPER.arxiv}), which compares what "
         "the two objectives do to the geometry of the representations."
     )
     return f"{text}\n\n{notes}" if notes else text
@@ -361,7 +352,7 @@ def _data(run_config: Mapping | None, config: Mapping) -> str:
             "the package's built-in synthetic corpus (`modeling_jepa_mlm.quickstart.synthetic`)"
             if name in BUILTIN_DATASETS
             else "local folder"
-            if _is_path_like(name) or Path(name).exists()
+            if is_local(name)
             else "Hub dataset"
         )
         source = f"{where} `{public_name(name)}`" + (
@@ -452,32 +443,52 @@ def _compute(summary: Mapping | None, run_config: Mapping | None) -> str:
     return "\n".join([*_table(["", ""], rows), "", note]).rstrip()
 
 
-def _glue_dataset(results: Mapping) -> tuple[str, str]:
+def _glue_dataset(results: ProbeRun) -> tuple[str, str]:
     """(dataset type, name suffix) of the probe's GLUE data: the Hub's, a local copy, or synthetic."""
-    glue_dir = (results.get("settings") or {}).get("glue_dir")
+    glue_dir = results.settings.get("glue_dir")
     if not glue_dir:
-        return (results.get("settings") or {}).get("glue_hub_id") or GLUE_HUB_ID, ""
+        return results.settings.get("glue_hub_id") or GLUE_HUB_ID, ""
     if (Path(glue_dir) / "synthetic.json").is_file() or "synthetic" in Path(glue_dir).name:
         return "synthetic-glue", " (synthetic GLUE-format data of modeling_jepa_mlm.quickstart.synthetic)"
     return GLUE_HUB_ID, f" (local copy `{public_name(glue_dir)}`)"
 
 
-def _task_metrics(task: str) -> tuple[str, ...]:
-    return GLUE_TASKS[task].metrics if task in GLUE_TASKS else ()
+def _task_dataset(results: ProbeRun, task: str) -> tuple[str, str, str | None]:
+    """(dataset type, dataset name, config) of one probed task for the model-index: GLUE's for a built-in
+    task, the spec's Hub id (or its name, for local files) for a user's task."""
+    spec = results.task_spec(task)
+    if spec is None or spec.glue_folder is not None:
+        dataset_type, suffix = _glue_dataset(results)
+        return dataset_type, f"GLUE {spec.title if spec else task}{suffix}", task
+    if spec.dataset is not None and not is_local(spec.dataset):
+        return spec.dataset, spec.title, spec.dataset_config
+    return spec.name, f"{spec.title} (local files)", None
 
 
-def eval_results(results: Mapping, model: str) -> list[EvalResult]:
-    """The model-index entries: every GLUE metric of every task and pooling of `model` in the probe results."""
-    dataset_type, suffix = _glue_dataset(results)
+def _task_title(results: ProbeRun, task: str) -> str:
+    spec = results.task_spec(task)
+    return spec.title if spec is not None else task
+
+
+def _task_metrics(results: ProbeRun, task: str) -> tuple[str, ...]:
+    spec = results.task_spec(task)
+    return spec.metrics if spec is not None else ()
+
+
+def eval_results(results: ProbeRun, model: str) -> list[EvalResult]:
+    """The model-index entries: every task metric of every task and pooling of `model` in the probe results."""
     out = []
-    n_examples = results.get("n_examples") or {}
-    for task, by_pool in (results.get("results", {}).get(model) or {}).items():
-        split = (n_examples.get(task) or {}).get("eval_split") or (
-            GLUE_TASKS[task].eval_split if task in GLUE_TASKS else "validation"
+    for task, by_pool in results.results.get(model, {}).items():
+        spec = results.task_spec(task)
+        split = (
+            results.n_examples[task].eval_split
+            if task in results.n_examples
+            else (spec.eval_split if spec else "validation")
         )
+        dataset_type, dataset_name, dataset_config = _task_dataset(results, task)
         for pooling, cells in by_pool.items():
-            for metric in _task_metrics(task):
-                value = (cells.get(metric) or {}).get("value")
+            for metric in _task_metrics(results, task):
+                value = (cells.get(metric) or Cell(None)).value
                 if value is None:
                     continue
                 out.append(
@@ -485,8 +496,8 @@ def eval_results(results: Mapping, model: str) -> list[EvalResult]:
                         task_type="text-classification",
                         task_name="Linear probe on frozen embeddings",
                         dataset_type=dataset_type,
-                        dataset_name=f"GLUE {GLUE_NAMES.get(task, task)}{suffix}",
-                        dataset_config=task,
+                        dataset_name=dataset_name,
+                        dataset_config=dataset_config,
                         dataset_split=split,
                         metric_type=metric,
                         metric_value=round(float(value), 4),
@@ -497,26 +508,24 @@ def eval_results(results: Mapping, model: str) -> list[EvalResult]:
     return out
 
 
-def _comparison_lines(results: Mapping, model: str) -> list[str]:
+def _comparison_lines(results: ProbeRun, model: str) -> list[str]:
     """Per other model: rows (task, metric), columns poolings, cells `this - other [CI]` (* if Holm-significant)."""
     lines = []
-    poolings = list(results.get("poolings") or [])
-    for other in [m for m in results.get("models", {}) if m != model]:
+    poolings = list(results.poolings)
+    for other in [m for m in results.models if m != model]:
         cells: dict[tuple[str, str], dict[str, str]] = {}
-        for c in results.get("comparisons") or []:
-            if {c.get("model_a"), c.get("model_b")} != {model, other} or c.get("diff") is None:
+        for c in results.comparisons:
+            if {c.model_a, c.model_b} != {model, other} or c.diff is None:
                 continue
-            sign = 1.0 if c["model_a"] == model else -1.0
-            lo, hi = c.get("ci_low"), c.get("ci_high")
+            sign = 1.0 if c.model_a == model else -1.0
+            lo, hi = c.ci_low, c.ci_high
             if sign < 0:
                 lo, hi = (None if hi is None else -hi), (None if lo is None else -lo)
-            text = _fmt_cell({"value": sign * c["diff"], "ci_low": lo, "ci_high": hi})
-            cells.setdefault((c["task"], c["metric"]), {})[c["pooling"]] = text + (
-                " *" if c.get("significant") else ""
-            )
+            text = _fmt_cell(Cell(sign * c.diff, lo, hi))
+            cells.setdefault((c.task, c.metric), {})[c.pooling] = text + (" *" if c.significant else "")
         rows = []
-        for task in results.get("tasks") or []:
-            for metric in (*_task_metrics(task)[:1], *COMPARED_METRICS):
+        for task in results.tasks:
+            for metric in (*_task_metrics(results, task)[:1], *COMPARED_METRICS):
                 if (task, metric) in cells:
                     rows.append([task, metric, *(cells[task, metric].get(p, "–") for p in poolings)])
         if rows:
@@ -529,45 +538,41 @@ def _comparison_lines(results: Mapping, model: str) -> list[str]:
     return lines
 
 
-def _results_section(results: Mapping | None, model: str | None) -> str:
+def _results_section(results: ProbeRun | None, model: str | None) -> str:
     if results is None:
         return (
             "No probe results yet. Run `python run_glue_probe.py --model_name_or_path <this folder> ... "
-            "--output_dir probe/` and regenerate this card with `--probe_results probe/results.json`."
+            f"--output_dir probe/` and regenerate this card with `--probe_results probe/{RESULTS_NAME}`."
         )
     if model is None:
         return "The probe results given hold no entry for this model."
-    by_task = results.get("results", {}).get(model) or {}
+    by_task = results.results.get(model, {})
     dataset_type, suffix = _glue_dataset(results)
-    n_examples = results.get("n_examples") or {}
     lines = [
-        f"Protocol `{results.get('protocol', 'standard')}` of `run_glue_probe.py`: frozen embeddings, one linear "
+        f"Protocol `{results.protocol}` of `run_glue_probe.py`: frozen embeddings, one linear "
         f"probe per task and pooling; data `{dataset_type}`{suffix}. Values are `estimate [95 % CI]`.",
         "",
     ]
-    if n_examples:
+    if results.n_examples:
         lines += [
             *_table(
                 ["task", "train examples", "eval split", "eval examples"],
-                [
-                    [t, str(d.get("train")), str(d.get("eval_split")), str(d.get("eval"))]
-                    for t, d in n_examples.items()
-                ],
+                [[t, str(d.train), d.eval_split, str(d.eval)] for t, d in results.n_examples.items()],
             ),
             "",
         ]
     for task, by_pool in by_task.items():
         columns = [
             c
-            for c in (*_task_metrics(task), *CARD_METRICS)
-            if any((cells.get(c) or {}).get("value") is not None for cells in by_pool.values())
+            for c in (*_task_metrics(results, task), *CARD_METRICS)
+            if any((cells.get(c) or Cell(None)).value is not None for cells in by_pool.values())
         ]
         rows = [[pooling, *(_fmt_cell(cells.get(c)) for c in columns)] for pooling, cells in by_pool.items()]
-        lines += [f"### {GLUE_NAMES.get(task, task)}", "", *_table(["pooling", *columns], rows), ""]
+        lines += [f"### {_task_title(results, task)}", "", *_table(["pooling", *columns], rows), ""]
     comparisons = _comparison_lines(results, model)
     if comparisons:
         lines += ["### Compared with the other probed models", "", *comparisons]
-    claims = [c for c in results.get("claims") or [] if model in (c.get("model_a"), c.get("model_b"))]
+    claims = [c for c in results.claims if model in (c.model_a, c.model_b)]
     if claims:
         lines += [
             "### The paper's claims",
@@ -575,13 +580,7 @@ def _results_section(results: Mapping | None, model: str | None) -> str:
             *_table(
                 ["claim", "paper", "models", "verdict", "evidence"],
                 [
-                    [
-                        str(c.get("claim")),
-                        str(c.get("paper")),
-                        f"{c.get('model_a')} vs {c.get('model_b')}",
-                        f"**{c.get('verdict')}**",
-                        str(c.get("evidence")),
-                    ]
+                    [c.claim, c.paper, f"{c.model_a} vs {c.model_b}", f"**{c.verdict}**", c.evidence]
                     for c in claims
                 ],
             ),
@@ -590,16 +589,16 @@ def _results_section(results: Mapping | None, model: str | None) -> str:
     return "\n".join(lines).rstrip()
 
 
-def _datasets(run_config: Mapping | None, results: Mapping | None) -> list[str]:
+def _datasets(run_config: Mapping | None, results: ProbeRun | None) -> list[str]:
     """Hub dataset ids the model was trained or evaluated on (local folders and files are not Hub ids)."""
     out = []
     name = (run_config or {}).get("dataset_name")
-    if name and name not in BUILTIN_DATASETS and not _is_path_like(name) and not Path(name).exists():
+    if name and name not in BUILTIN_DATASETS and not is_local(name):
         out.append(name)
     if (
         results is not None
         and _glue_dataset(results)[0] == GLUE_HUB_ID
-        and not (results.get("settings") or {}).get("glue_dir")
+        and not results.settings.get("glue_dir")
     ):
         out.append(GLUE_HUB_ID)
     return out
@@ -607,7 +606,7 @@ def _datasets(run_config: Mapping | None, results: Mapping | None) -> list[str]:
 
 def card_data(
     run: Mapping,
-    results: Mapping | None,
+    results: ProbeRun | None,
     probe_model: str | None,
     model_name: str,
     *,
@@ -637,7 +636,7 @@ def card_data(
 
 def render_card(
     export_dir: str | os.PathLike,
-    probe_results: str | os.PathLike | Mapping | None = None,
+    probe_results: str | os.PathLike | ProbeRun | Mapping | None = None,
     *,
     hub_model_id: str | None = None,
     model_name: str | None = None,
@@ -672,7 +671,7 @@ def render_card(
             f"Markdown file (the default ships in the package: {TEMPLATE_PATH.name})"
         )
     data = card_data(run, results, probe_model, name, license=license, extra_tags=extra_tags)
-    probe_params = ((results or {}).get("models", {}).get(probe_model) or {}).get("num_parameters")
+    probe_params = results.models[probe_model].num_parameters if results and probe_model else None
     heads = (
         'The export also holds the MLM head: `AutoModelForMaskedLM` (and `pipeline("fill-mask", model=model_id, '
         "trust_remote_code=True)`) work on it."
@@ -722,7 +721,9 @@ def validate_card(text: str) -> ModelCard:
 
 
 def write_model_card(
-    export_dir: str | os.PathLike, probe_results: str | os.PathLike | Mapping | None = None, **kwargs: Any
+    export_dir: str | os.PathLike,
+    probe_results: str | os.PathLike | ProbeRun | Mapping | None = None,
+    **kwargs: Any,
 ) -> Path:
     """Render, validate and write `<export_dir>/README.md`; returns its path. Arguments as `render_card`."""
     text = render_card(export_dir, probe_results, **kwargs)

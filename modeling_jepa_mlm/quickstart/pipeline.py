@@ -5,7 +5,8 @@
 1. writes a synthetic English corpus and GLUE-format task folders (`modeling_jepa_mlm.quickstart.synthetic`);
 2. pre-trains a tiny hybrid encoder and a tiny MLM baseline with the same budget through `run_pretraining.main`
    (the hybrid run trains a WordPiece tokenizer on the corpus; the baseline reuses it);
-3. probes both on the synthetic GLUE tasks through `run_glue_probe.main` (report, plots, results.json);
+3. probes both on the synthetic GLUE tasks through `modeling_jepa_mlm.analysis.probe.main` (report, plots,
+   results.json);
 4. writes each export's model card (README.md) with the probe's tables;
 5. reloads each finished export through `AutoModel` with `trust_remote_code=True` in a fresh process where
    this package cannot be imported, and prints a summary.
@@ -26,6 +27,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from ..analysis.results import ProbeRun
+from ..files import CARD_NAME, REPORT_NAME
 from ..publishing.cards import write_model_card
 from .synthetic import write_corpus, write_glue
 
@@ -198,7 +201,11 @@ def _last(points: list | None) -> float | None:
 
 
 def summary_text(
-    out: Path, summaries: dict[str, dict], reloads: dict[str, dict], results: dict, seconds: dict[str, float]
+    out: Path,
+    summaries: dict[str, dict],
+    reloads: dict[str, dict],
+    results: ProbeRun,
+    seconds: dict[str, float],
 ) -> str:
     """The printed summary: training, reload, probe headline numbers (mean pooling) and the claims."""
 
@@ -219,26 +226,26 @@ def summary_text(
     lines += ["", "reloaded through AutoModel with trust_remote_code (package not importable):"]
     for folder, r in reloads.items():
         lines.append(f"  {folder}: {r['class']}, pooler_output {r['shape']}")
-    pooling = results["poolings"][0]
+    pooling = results.poolings[0]
     lines += ["", f"probe ({pooling} pooling, value [95 % CI]):"]
-    names = list(results["models"])
-    for task in results["tasks"]:
+    names = list(results.models)
+    for task in results.tasks:
         for metric in ("accuracy", "matthews_correlation", "spearmanr", "uniformity", "effective_rank"):
-            cells = [results["results"][m][task][pooling].get(metric) for m in names]
-            if any(c and c.get("value") is not None for c in cells):
+            cells = [results.cell(m, task, pooling, metric) for m in names]
+            if any(c and c.value is not None for c in cells):
                 shown = "  ".join(
-                    f"{m} {f(c.get('value'))} [{f(c.get('ci_low'))}, {f(c.get('ci_high'))}]"
+                    f"{m} {f(c.value)} [{f(c.ci_low)}, {f(c.ci_high)}]"
                     for m, c in zip(names, cells, strict=True)
                     if c
                 )
                 lines.append(f"  {task:<5} {metric:<21} {shown}")
-    if results.get("claims"):
+    if results.claims:
         lines += ["", "the paper's claims on this toy run (hybrid vs mlm):"]
-        lines += [f"  {c['claim']}: {c['verdict']}" for c in results["claims"]]
+        lines += [f"  {c.claim}: {c.verdict}" for c in results.claims]
     lines += [
         "",
-        f"report: {out / 'probe' / 'report.md'}",
-        *(f"model card: {out / name / 'README.md'}" for name in summaries),
+        f"report: {out / 'probe' / REPORT_NAME}",
+        *(f"model card: {out / name / CARD_NAME}" for name in summaries),
     ]
     return "\n".join(lines)
 
@@ -268,7 +275,7 @@ def run(args: argparse.Namespace, begin: float) -> dict[str, Any]:
 
     datasets.disable_progress_bars()
     transformers.logging.set_verbosity_error()
-    from ..analysis import probe as run_glue_probe
+    from ..analysis import probe
     from ..training import pretrain as run_pretraining
 
     out = Path(args.output_dir).resolve()
@@ -307,7 +314,7 @@ def run(args: argparse.Namespace, begin: float) -> dict[str, Any]:
 
     # 3. Probe.
     start = time.perf_counter()
-    results = run_glue_probe.main(
+    results = probe.main(
         [
             "--model_name_or_path",
             *(str(out / n) for n in MODELS),
@@ -348,7 +355,7 @@ def run(args: argparse.Namespace, begin: float) -> dict[str, Any]:
     for name in MODELS:
         write_model_card(
             out / name,
-            out / "probe" / "results.json",
+            results,
             model_name=name,
             notes=CARD_NOTE,
             extra_tags=["quickstart"],

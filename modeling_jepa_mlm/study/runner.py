@@ -25,15 +25,16 @@ from typing import Any
 
 import yaml
 
+from ..files import RESULTS_NAME, RUN_CONFIG_NAME, SUMMARY_NAME, TRAINER_STATE_NAME
 from .spec import CONTROL_NAME, Run, StudySpec
 
 logger = logging.getLogger(__name__)
 
 STAGES = ("pretrain", "control", "parity", "probe", "summary")
 RUN_CONFIG_FILE = "study_run.yaml"  # the resolved run_pretraining config of a run, in its output folder
-SUMMARY_FILE = "training_summary.json"
+SUMMARY_FILE = SUMMARY_NAME  # the export's training summary (one home: modeling_jepa_mlm.files)
 PROBE_MARKER = "study_probe.json"  # written before a probe runs: this folder's results are the study's own
-TRAINING_RECORDS = ("training_summary.json", "run_config.yaml", "trainer_state.json")
+TRAINING_RECORDS = (SUMMARY_NAME, RUN_CONFIG_NAME, TRAINER_STATE_NAME)
 
 
 def machine() -> dict[str, Any]:
@@ -206,7 +207,8 @@ def probe(spec: StudySpec, name: str) -> Path:
     """Probe every run and control with the flags of probe `name`; skipped when its results list these models."""
     out = spec.results_dir / f"probe_{name}"
     models = probe_models(spec)
-    results = read_json(out / "results.json")
+    # Plain JSON, not the typed loader: a foreign or partial file must be refused below, not fail to load.
+    results = read_json(out / RESULTS_NAME)
     if results is not None and sorted(results.get("models", {})) == sorted(n for n, _ in models):
         logger.info("probe %s: done for these models, skipped", name)
         return out

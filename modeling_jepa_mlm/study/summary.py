@@ -10,9 +10,12 @@ import json
 import logging
 import statistics
 from collections import defaultdict
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
+from ..analysis import results as results_io
+from ..files import REPORT_NAME, RESULTS_NAME
 from .runner import SUMMARY_FILE, probe_models, read_json
 from .spec import Run, StudySpec
 
@@ -191,7 +194,7 @@ def write_cards(spec: StudySpec) -> list[str]:
 
     results = None
     for name in spec.probes:
-        path = spec.results_dir / f"probe_{name}" / "results.json"
+        path = spec.results_dir / f"probe_{name}" / RESULTS_NAME
         if path.is_file():
             results = path
             break
@@ -231,11 +234,11 @@ def write_summary(spec: StudySpec) -> dict[str, Any]:
     parity = read_json(spec.results_dir / "parity.json")
     probes = {}
     for name in spec.probes:
-        results = read_json(spec.results_dir / f"probe_{name}" / "results.json")
-        if results is not None:
+        path = spec.results_dir / f"probe_{name}" / RESULTS_NAME
+        if path.is_file():
             probes[name] = {
-                "report": f"probe_{name}/report.md",
-                "claims": results.get("claims"),
+                "report": f"probe_{name}/{REPORT_NAME}",
+                "claims": [asdict(c) for c in results_io.load(path).claims],
             }
     summary = {
         "study": spec.name,

@@ -14,6 +14,8 @@ import datasets
 import numpy as np
 from transformers import AutoTokenizer, BertTokenizer, PreTrainedTokenizerBase
 
+from ..files import is_path_like as _is_path_like
+
 logger = logging.getLogger(__name__)
 
 # File suffix -> `datasets` packaged builder (the run_mlm.py convention, plus jsonl and parquet).
@@ -39,11 +41,6 @@ TEXT_SCAN_ROWS = 100_000
 
 AnyDatasetDict = datasets.DatasetDict | datasets.IterableDatasetDict
 AnyDataset = datasets.Dataset | datasets.IterableDataset
-
-
-def _is_path_like(name: str) -> bool:
-    """A name that can only mean a local path: absolute, `./`, `../`, `~`, or more than one `/`."""
-    return name.startswith(("/", ".", "~")) or name.count("/") > 1 or os.sep != "/" and os.sep in name
 
 
 def resolve_data_files(paths: str | os.PathLike | Sequence[str | os.PathLike]) -> tuple[str, list[str]]:

@@ -33,6 +33,7 @@ from transformers import HfArgumentParser, PretrainedConfig, TrainerState, Train
 from transformers.trainer_utils import PREFIX_CHECKPOINT_DIR
 
 from .. import JepaMlmConfig, JepaMlmForMaskedLM, JepaMlmForPreTraining
+from ..files import RUN_CONFIG_NAME, SUMMARY_NAME, TRAINER_STATE_NAME
 from ..publishing.cards import trajectory as logged_trajectory
 from ..publishing.cards import write_model_card
 from ..publishing.hub import check_hub_access, check_repo_id, push_to_hub
@@ -48,9 +49,6 @@ from .trainer import JepaMlmTrainer, JepaMlmTrainingArguments, estimate_flops_pe
 
 logger = logging.getLogger(__name__)
 
-RUN_CONFIG_NAME = "run_config.yaml"
-SUMMARY_NAME = "training_summary.json"
-TRAINER_STATE_NAME = "trainer_state.json"
 USAGE_EXAMPLES = (
     "give a config file and/or flags, e.g.\n"
     "  python run_pretraining.py configs/tiny_cpu.yaml            # a one-minute CPU run, no files needed\n"
