@@ -271,3 +271,42 @@ def test_degenerate_only_when_set_aside_cells_would_decide():
     cells[2] = cell("token_probe_acc", -0.2, True, task="mnli", informative=False)
     out = decide_claim(LEXICAL, cells)
     assert out.verdict == "degenerate" and out.evidence.startswith("supported only through")
+
+
+def probe_estimates(correct: np.ndarray, labels: np.ndarray, idx: np.ndarray):
+    """`Estimates` of a downstream probe's accuracy, its chance level and lift, on shared resamples."""
+    from modeling_jepa_mlm.analysis.significance import Estimates, replicate
+
+    def stats(i: np.ndarray) -> dict[str, float]:
+        acc, chance = correct[i].mean(), chance_level("accuracy", labels[i])
+        return {"probe_headline": acc, "probe_chance": chance, "probe_lift": acc - chance}
+
+    values = stats(np.arange(len(labels)))
+    return Estimates(
+        values, replicate(stats, idx), dict.fromkeys(values, "bootstrap"), n=len(labels), m=len(labels) // 2
+    )
+
+
+def test_random_control_is_a_floor_for_the_models_not_for_itself():
+    from modeling_jepa_mlm.analysis.probe import cell_informative
+
+    rng = np.random.default_rng(4)
+    labels = (rng.random(1000) < 0.5).astype(int)
+    idx = bootstrap_indices(1000, 400, rng)
+
+    def at(p: float) -> np.ndarray:
+        return rng.random(1000) < p
+
+    est = {
+        "good": probe_estimates(at(0.80), labels, idx),
+        "fair": probe_estimates(at(0.62), labels, idx),
+        "control": probe_estimates(at(0.60), labels, idx),  # above chance, a low floor
+    }
+    cells = {m: {"t": {"mean": e}} for m, e in est.items()}
+    assert cell_informative(["good", "fair"], "t", "mean", cells, None)  # both beat chance (0.5)
+    assert not cell_informative(
+        ["good", "fair"], "t", "mean", cells, "control"
+    )  # fair does not beat the control
+    assert cell_informative(
+        ["good", "control"], "t", "mean", cells, "control"
+    )  # the control need not beat itself
