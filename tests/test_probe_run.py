@@ -358,7 +358,15 @@ def test_a_task_spec_on_local_csv_gives_the_numbers_of_the_builtin_task(workspac
     for pooling in ours:
         assert set(ours[pooling]) == set(theirs[pooling]) >= {"pearson", "spearmanr", "balance", "alignment"}
         for metric, cell in theirs[pooling].items():
+            if metric in (
+                "probe_headline",
+                "probe_lift",
+            ):  # a user's task heads with its first metric, pearson
+                continue
             assert ours[pooling][metric].value == pytest.approx(cell.value, rel=1e-9, abs=1e-12), metric
+        assert ours[pooling]["probe_headline"].value == pytest.approx(
+            theirs[pooling]["pearson"].value, rel=1e-9
+        )
     report = (tmp_path / "a" / "out" / "report.md").read_text()
     assert "### my-sts" in report and "stsb" not in report
     # The same spec inline, on the command line.
@@ -465,3 +473,62 @@ def test_encoder_decoder_is_probed_through_its_encoder_and_causal_models_warn(wo
     assert any("tiny-gpt2: the tokenizer has no padding token; padding with '[SEP]'" in m for m in messages)
     # The fitting stage says what it fits, pooling by pooling.
     assert any("stsb: fitting probes on cls pooling (2/3)" in m for m in messages)
+
+
+def test_claims_count_informative_cells_once_per_pooling_and_over_seeds(workspace, tmp_path):
+    """Paper protocol: `weighted` repeats `mean`, so its cells are dropped; a copy of a model as a second seed of
+    its arm routes the claims through the seed x sentence bootstrap."""
+    second_seed = tmp_path / "tiny-jepa-seed1"
+    shutil.copytree(workspace["tiny-jepa"], second_seed)
+    workspace = {**workspace, "tiny-jepa-seed1": second_seed}
+    tasks = ["--tasks", "sst2", "stsb", "--protocol", "paper"]
+    out = run(workspace, tmp_path, *tasks)
+    assert [c.seeds for c in out.claims] == [[1, 1]] * 5
+    uniformity = next(c for c in out.claims if c.claim == "uniformity")
+    # 2 tasks x 4 poolings, the 2 weighted cells counted once under mean
+    assert (uniformity.cells, uniformity.duplicates) == (6, 2)
+    assert 0 <= uniformity.informative <= uniformity.cells
+    assert uniformity.evidence.startswith(f"{uniformity.informative} of 6 cells informative")
+    assert "one pre-training seed per arm" in uniformity.evidence
+    probe = next(c for c in out.claims if c.claim == "probe accuracy")
+    assert probe.cells == 6 and "TOST, 90 % CI" in probe.evidence
+    comps = out.comparisons
+    assert all(c.ci90_low is None or c.ci_low <= c.ci90_low + 1e-12 for c in comps)
+    cell = out.results["tiny-bert"]["sst2"]["mean"]
+    assert cell["probe_lift"].value == pytest.approx(cell["accuracy"].value - cell["probe_chance"].value)
+    # 30 eval sentences in 32 dimensions: the rank's maximum is min(30, 32)
+    assert cell["effective_rank_fraction"].value == pytest.approx(cell["effective_rank"].value / 30)
+
+    seeds = run(
+        workspace,
+        tmp_path,
+        *tasks,
+        "--arms",
+        "jepa",
+        "jepa",
+        "bert",
+        "--random_control",
+        "tiny-bert",
+        models=("tiny-jepa", "tiny-jepa-seed1", "tiny-bert"),
+    )
+    verdicts = list(seeds.claims)
+    assert {(c.model_a, c.model_b) for c in verdicts} == {("jepa", "bert")}
+    assert all(c.seeds == [2, 1] and "seeds 2 vs 1: the one-seed arm" in c.evidence for c in verdicts)
+    assert next(c for c in verdicts if c.claim == "uniformity").duplicates == 2
+    with pytest.raises(ValueError, match="--arms has 1 names for 2 models"):
+        run(workspace, tmp_path, "--arms", "x")
+    with pytest.raises(ValueError, match="--random_control 'nobody' is not a model name"):
+        run(workspace, tmp_path, "--tasks", "sst2", "--random_control", "nobody")
+
+
+def test_paper_padding_changes_the_encoding(workspace, tmp_path):
+    """Padding to --max_length without a mask: the encoder sees [PAD] positions, so the embeddings move; the
+    cache keeps the two encodings apart."""
+    args = ("--tasks", "sst2", "--protocol", "paper", "--poolings", "mean", "attention")
+    plain = run(workspace, tmp_path, *args, models=("tiny-bert",))
+    padded = run(workspace, tmp_path, *args, "--paper_padding", models=("tiny-bert",))
+    for pooling in ("mean", "attention"):
+        u_plain = plain.cell("tiny-bert", "sst2", pooling, "uniformity").value
+        u_padded = padded.cell("tiny-bert", "sst2", pooling, "uniformity").value
+        assert abs(u_plain - u_padded) > 1e-3
+    assert len(list((tmp_path / "out" / "cache").glob("*.npz"))) == 4  # train and eval, twice

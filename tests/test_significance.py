@@ -175,11 +175,11 @@ def test_claim_verdicts():
     assert claim_verdict(spectral, cells).verdict == "supported"  # the mean-pooling cell is not counted
 
     probe = next(c for c in CLAIMS if c.direction == 0)
-    assert claim_verdict(probe, [cell("accuracy", 0.005, False)] * 4).verdict == "supported"
-    wide = [cell("accuracy", 0.005, False, lo=-0.05, hi=0.06)]
+    assert claim_verdict(probe, [cell("probe_headline", 0.005, False)] * 4).verdict == "supported"
+    wide = [cell("probe_headline", 0.005, False, lo=-0.05, hi=0.06)]
     assert claim_verdict(probe, wide).verdict == "inconclusive"
-    assert claim_verdict(probe, [cell("accuracy", 0.1, True)]).verdict == "contradicted"
-    verdict = claim_verdict(probe, [cell("accuracy", 0.005, False)], model_a="h", model_b="m")
+    assert claim_verdict(probe, [cell("probe_headline", 0.1, True)]).verdict == "contradicted"
+    verdict = claim_verdict(probe, [cell("probe_headline", 0.005, False)], model_a="h", model_b="m")
     assert {f.name for f in fields(verdict)} == {
         "claim",
         "paper",
@@ -187,6 +187,10 @@ def test_claim_verdicts():
         "evidence",
         "model_a",
         "model_b",
+        "cells",
+        "informative",
+        "duplicates",
+        "seeds",
     }
     assert (verdict.claim, verdict.model_a, verdict.model_b) == (probe.name, "h", "m")
 
@@ -263,7 +267,7 @@ def test_degeneracy_guard_removes_support_only():
     )
     # Two collapsed models have equal probe accuracy for free: not an equivalence.
     probe = next(c for c in CLAIMS if c.direction == 0)
-    equal = [replace(cell("accuracy", 0.0, False), probes_at_majority=True)] * 4
+    equal = [replace(cell("probe_headline", 0.0, False), probes_at_majority=True)] * 4
     assert claim_verdict(probe, equal).verdict == "degenerate"
     # Geometry claims are not probe claims: the flag changes nothing there.
     uniformity = next(c for c in CLAIMS if c.name == "uniformity")

@@ -20,6 +20,7 @@ GEOMETRY_METRICS = (
     "uniformity",
     "anisotropy",
     "effective_rank",
+    "effective_rank_fraction",
     "rankme",
     "spectral_entropy",
     "stable_rank",
@@ -126,6 +127,15 @@ def effective_rank(sigma: np.ndarray) -> float:
     return float(np.exp(_entropy(sigma / total))) if total > 0 else 0.0
 
 
+def rank_fraction(rank: float, n_samples: int, width: int) -> float:
+    """A rank as a fraction of its maximum: `rank / min(n_samples, width)` (N points in D dimensions span at
+    most min(N, D) directions), so that encoders of different widths, or runs with different sample sizes,
+    compare."""
+    if n_samples < 1 or width < 1:
+        raise ValueError(f"n_samples and width must be >= 1, got {n_samples} and {width}")
+    return float(rank) / min(n_samples, width)
+
+
 def rankme(sigma: np.ndarray, eps: float = 1e-7) -> float:
     """RankMe of Garrido et al. 2023 (eq. 1): `exp(-sum_k p_k log p_k)`, `p_k = sigma_k / ||sigma||_1 + eps`.
 
@@ -191,6 +201,7 @@ def geometry_metrics(z: np.ndarray) -> dict[str, float]:
         "uniformity": uniformity(z),
         "anisotropy": anisotropy(z),
         "effective_rank": effective_rank(centred),
+        "effective_rank_fraction": rank_fraction(effective_rank(centred), *np.shape(z)),
         "rankme": rankme(singular_values(z, center=False)),
         "spectral_entropy": spectral_entropy(centred),
         "stable_rank": stable_rank(centred),

@@ -32,6 +32,15 @@ from typing import Any
 import numpy as np
 
 from ..files import is_local
+from .claims import (
+    ClaimCell,
+    arm_difference,
+    decide_claim,
+    duplicate_poolings,
+    is_collapsed,
+    is_informative,
+    lift_ci_low,
+)
 from .glue import GLUE_HUB_ID
 from .metrics import (
     GEOMETRY_METRICS,
@@ -58,8 +67,8 @@ from .significance import (
     Estimates,
     add_holm,
     bootstrap_indices,
-    claim_verdict,
     paired_difference,
+    probes_at_majority,
     replicate,
     subsample_indices,
 )
@@ -105,9 +114,46 @@ class ProbeArguments:
     )
     glue_hub_id: str = field(default=GLUE_HUB_ID, metadata={"help": "Hub id of GLUE for the built-in tasks."})
     max_train_samples: int = field(default=2000, metadata={"help": "Seeded sample of each train split."})
-    max_eval_samples: int = field(default=1000, metadata={"help": "Seeded sample of each eval split."})
+    max_eval_samples: int | None = field(
+        default=None,
+        metadata={
+            "help": "Seeded sample of each eval split; default: all of it (SST-2 872, MRPC 408, CoLA 1,043, "
+            "STS-B 1,500, MNLI matched 9,815). The probes are fitted on the train sample, so the eval split "
+            "costs one forward pass per example, and the full split makes the intervals narrow enough for "
+            "equivalence tests; cap it (e.g. 2000) for BERT-base-size encoders on CPU, where MNLI's 9,815 "
+            "pairs take minutes."
+        },
+    )
     max_geometry_samples: int = field(default=1000, metadata={"help": "Embeddings for the set metrics."})
     max_length: int = field(default=128, metadata={"help": "Tokens per text (pairs: per pair)."})
+    paper_padding: bool = field(
+        default=False,
+        metadata={
+            "help": "Encode as the paper's released analysis does: every text padded to --max_length (the "
+            "paper: 128) and no attention mask, so the encoder and the poolers see the [PAD] positions. Meant "
+            "for --protocol paper, to test whether padding explains the paper's uniformity."
+        },
+    )
+    attention_queries: int = field(
+        default=5,
+        metadata={"help": "Seeded random queries the attention pooling averages over (seed, seed + 1, ...)."},
+    )
+    arms: list[str] | None = field(
+        default=None,
+        metadata={
+            "help": "The arm (objective) of each model, in --model_name_or_path order; repeat a name for "
+            "several pre-training seeds of one arm, and the claims then use a bootstrap over seeds and "
+            "sentences. Default: every model its own arm (one seed)."
+        },
+    )
+    random_control: str | None = field(
+        default=None,
+        metadata={
+            "help": "Display name of a randomly initialised control: a cell then counts towards a probe claim "
+            "only if both models' probes beat the control's (paired interval above 0) as well as chance (the "
+            "control itself is the floor and need not beat anything)."
+        },
+    )
     batch_size: int = field(default=64, metadata={"help": "Texts per forward pass."})
     device: str | None = field(default=None, metadata={"help": "Default: cuda if available, else cpu."})
     seed: int = field(default=0, metadata={"help": "Seed of the samples, resamples and probes."})
@@ -161,6 +207,10 @@ class ProbeArguments:
             raise ValueError(
                 f"--model_names has {len(self.model_names)} names for {len(self.model_name_or_path)} models"
             )
+        if self.arms is not None and len(self.arms) != len(self.model_name_or_path):
+            raise ValueError(f"--arms has {len(self.arms)} names for {len(self.model_name_or_path)} models")
+        if self.attention_queries < 1:
+            raise ValueError(f"--attention_queries must be >= 1, got {self.attention_queries}")
         if len(set(self.model_name_or_path)) != len(self.model_name_or_path):
             raise ValueError(f"the same model is given twice: {self.model_name_or_path}")
         resolve_tasks(self.tasks, self.task_spec)  # an unknown task or a bad spec fails here
@@ -302,6 +352,8 @@ def encode_task(
     batch_size: int = 64,
     max_length: int = 128,
     seed: int = 0,
+    attention_queries: int = 1,
+    paper_padding: bool = False,
     progress: bool = True,
 ) -> tuple[Embeddings, float]:
     """Encode every split and side of a task once, all poolings at once; returns embeddings and seconds."""
@@ -320,6 +372,8 @@ def encode_task(
                 batch_size=batch_size,
                 max_length=max_length,
                 seed=seed,
+                attention_queries=attention_queries,
+                paper_padding=paper_padding,
                 progress=progress,
             )
             logger.info("%s %s/%s: %s", data.task.name, split.split, side, "from cache" if hit else "encoded")
@@ -351,7 +405,9 @@ class AnalysisSettings:
         max_geometry_samples: embeddings the set metrics read; max_spectrum: eigenvalues kept per spectrum.
         n_bootstrap, n_subsamples: resamples of the per-example and the set metrics.
         token_probe_classes: most frequent token-probe labels kept.
-        seed: seed of the samples, resamples, probes and the attention pooling's query.
+        seed: seed of the samples, resamples, probes and the attention pooling's first query.
+        attention_queries: seeded queries the attention pooling averages over; paper_padding: encode padded to
+            max_length without an attention mask (`probing.encode_texts`).
     """
 
     protocol: str = "standard"
@@ -364,6 +420,8 @@ class AnalysisSettings:
     token_probe_classes: int = 20
     max_spectrum: int = 512
     seed: int = 0
+    attention_queries: int = 1
+    paper_padding: bool = False
 
     @classmethod
     def from_args(cls, args: ProbeArguments) -> AnalysisSettings:
@@ -479,6 +537,8 @@ def compare_models(
                             cell.ci_high,
                             Cell.of(diff["p_value"]).value,
                             probes_at_majority=bool(diff["probes_at_majority"]),
+                            ci90_low=Cell.of(diff["ci90_low"]).value,
+                            ci90_high=Cell.of(diff["ci90_high"]).value,
                         )
                     )
     return add_holm(comparisons)
@@ -527,6 +587,8 @@ def analyse_model(
             batch_size=batch_size,
             max_length=settings.max_length,
             seed=settings.seed,
+            attention_queries=settings.attention_queries,
+            paper_padding=settings.paper_padding,
             progress=progress,
         )
         estimates[task], spectra[task] = analyse_task(encoder, data, emb, settings)
@@ -536,12 +598,171 @@ def analyse_model(
     return ModelRecord(info, estimates, spectra, encode_seconds)
 
 
+def arms_of(names: Sequence[str], arms: Sequence[str] | None) -> dict[str, list[str]]:
+    """Arm -> the display names of its models (its pre-training seeds), in the order given; the first arm
+    plays the paper's hybrid. Without `arms` every model is its own arm."""
+    out: dict[str, list[str]] = {}
+    for name, arm in zip(names, arms or names, strict=True):
+        out.setdefault(arm, []).append(name)
+    return out
+
+
+def cell_informative(
+    models: Sequence[str], task: str, pooling: str, estimates: dict, control: str | None
+) -> bool:
+    """Whether every model's downstream probe beats chance in this cell (interval of `probe_lift` above 0) and,
+    when a random control is named, the control's probe too (paired interval of `probe_headline` above 0).
+    The control is the floor, not a model under test: it need not beat anything itself."""
+    tested = [m for m in models if m != control]
+    lows = [lift_ci_low(estimates[m][task][pooling]) for m in tested]
+    if control is not None:
+        ref = estimates[control][task][pooling]
+        lows += [
+            paired_difference(estimates[m][task][pooling], ref, "probe_headline")["ci_low"] for m in tested
+        ]
+    return is_informative(lows)
+
+
+def _number(x: float | None) -> float:
+    """None (undefined in JSON) as NaN."""
+    return float("nan") if x is None else float(x)
+
+
+def claim_cells(
+    arm_a: Sequence[str],
+    arm_b: Sequence[str],
+    estimates: dict,
+    comparisons: Sequence[Comparison],
+    widths: dict[str, int | None],
+    *,
+    random_control: str | None = None,
+    seed: int = 0,
+) -> list[ClaimCell]:
+    """The cells of every claim metric for two arms: from the model comparison with one seed per arm, else from
+    the seed x sentence bootstrap (`claims.arm_difference`), Holm-corrected within each metric."""
+    metrics = {m for claim in CLAIMS for m in claim.metrics}
+    models = [*arm_a, *arm_b]
+    if len(arm_a) == len(arm_b) == 1:
+        rows = [
+            c for c in comparisons if (c.model_a, c.model_b) == (arm_a[0], arm_b[0]) and c.metric in metrics
+        ]
+    else:
+        rng = np.random.default_rng(seed)
+        rows = []
+        for task, by_pool in estimates[arm_a[0]].items():
+            for pooling, est in by_pool.items():
+                for metric in sorted(metrics & set(est.values)):
+                    d = arm_difference(
+                        [estimates[m][task][pooling] for m in arm_a],
+                        [estimates[m][task][pooling] for m in arm_b],
+                        metric,
+                        rng,
+                    )
+                    cell, cell90 = (
+                        Cell.of(d.diff, d.ci_low, d.ci_high),
+                        Cell.of(d.diff, d.ci90_low, d.ci90_high),
+                    )
+                    majority = any(probes_at_majority(estimates[m][task][pooling]) for m in models)
+                    rows.append(
+                        Comparison(
+                            "a", "b", task, pooling, metric, cell.value, cell.ci_low, cell.ci_high,
+                            Cell.of(d.p_value).value, probes_at_majority=majority,
+                            ci90_low=cell90.ci_low, ci90_high=cell90.ci_high,
+                        )
+                    )  # fmt: skip
+        rows = add_holm(rows)
+    return [
+        ClaimCell(
+            c.task,
+            c.pooling,
+            c.metric,
+            _number(c.diff),
+            _number(c.ci_low),
+            _number(c.ci_high),
+            bool(c.significant),
+            _number(c.ci90_low),
+            _number(c.ci90_high),
+            informative=cell_informative(models, c.task, c.pooling, estimates, random_control),
+            collapsed=any(
+                widths[m] is not None and is_collapsed(estimates[m][c.task][c.pooling], widths[m])
+                for m in models
+            ),
+            probes_at_majority=bool(c.probes_at_majority),
+        )
+        for c in rows
+    ]
+
+
+def pooling_duplicates(estimates: dict) -> dict[str, dict[str, str]]:
+    """Task -> {pooling: the earlier pooling whose embeddings it repeats}, from every model's set metrics."""
+    first = next(iter(estimates.values()))
+    return {
+        task: duplicate_poolings(
+            {
+                pooling: [
+                    estimates[m][task][pooling].values.get(k, np.nan)
+                    for m in estimates
+                    for k in GEOMETRY_METRICS
+                ]
+                for pooling in by_pool
+            }
+        )
+        for task, by_pool in first.items()
+    }
+
+
+def claim_verdicts(
+    names: Sequence[str],
+    estimates: dict,
+    comparisons: Sequence[Comparison],
+    widths: dict[str, int | None],
+    *,
+    arms: Sequence[str] | None = None,
+    random_control: str | None = None,
+    seed: int = 0,
+) -> list[ClaimVerdict]:
+    """Every claim, the first arm against each other arm (`claims.decide_claim`), with the counts behind it.
+
+    Raises:
+        ValueError: a random control that is not one of the models.
+    """
+    if random_control is not None and random_control not in names:
+        raise ValueError(f"--random_control {random_control!r} is not a model name; names: {list(names)}")
+    by_arm = arms_of(names, arms)
+    duplicates = pooling_duplicates(estimates)
+    first, *others = by_arm
+    out = []
+    for other in others:
+        cells = claim_cells(
+            by_arm[first],
+            by_arm[other],
+            estimates,
+            comparisons,
+            widths,
+            random_control=random_control,
+            seed=seed,
+        )
+        seeds = (len(by_arm[first]), len(by_arm[other]))
+        for claim in CLAIMS:
+            d = decide_claim(claim, cells, duplicates, seeds)
+            out.append(
+                ClaimVerdict(
+                    claim.name, claim.paper, d.verdict, d.evidence, first, other,
+                    d.cells, d.informative, d.duplicates, list(d.seeds),
+                )
+            )  # fmt: skip
+    return out
+
+
 def assemble_results(
     names: Sequence[str],
     records: dict[str, ModelRecord],
     task_data: dict[str, TaskData],
     settings: AnalysisSettings,
     arguments: dict[str, Any] | None = None,
+    *,
+    arms: Sequence[str] | None = None,
+    random_control: str | None = None,
 ) -> ProbeRun:
     """Intervals, paired comparisons with Holm and the claims (the first model plays the paper's hybrid)
     from per-model records of `analyse_model`; `arguments` are recorded as the run's `settings`."""
@@ -557,16 +778,10 @@ def assemble_results(
         for name, by_task in estimates.items()
     }
     comparisons = compare_models(names, estimates)
-    claims: list[ClaimVerdict] = [
-        claim_verdict(
-            claim,
-            [c for c in comparisons if c.model_a == names[0] and c.model_b == other],
-            model_a=names[0],
-            model_b=other,
-        )
-        for other in names[1:]
-        for claim in CLAIMS
-    ]
+    widths = {name: records[name].info.hidden_size for name in names}
+    claims = claim_verdicts(
+        names, estimates, comparisons, widths, arms=arms, random_control=random_control, seed=settings.seed
+    )
     # The user's task specs are recorded; a built-in GLUE task is known by its name.
     specs = {t: d.task.to_dict() for t, d in task_data.items() if GLUE_TASKS.get(t) != d.task}
     return ProbeRun(
@@ -646,7 +861,9 @@ def run(args: ProbeArguments) -> ProbeRun:
 
     # 3. Intervals, paired comparisons with Holm, and the claims (first model = the paper's hybrid).
     arguments = {k: v for k, v in asdict(args).items() if k not in ("log_level", "disable_tqdm")}
-    out = assemble_results(names, records, task_data, settings, arguments)
+    out = assemble_results(
+        names, records, task_data, settings, arguments, arms=args.arms, random_control=args.random_control
+    )
     out.timing.total_seconds = time.perf_counter() - start
     write_outputs(out, output_dir, plots=args.plots)
     logger.info("done in %.1f s; wrote %s", out.timing.total_seconds, output_dir)

@@ -21,6 +21,7 @@ import torch
 
 from ..files import is_path_like, lookup
 from ..pooling import POOLERS, POOLERS_NEEDING_HIDDEN_STATES, PoolFn
+from .claims import chance_level, headline_metric
 from .glue import compute_metrics, spearman
 from .metrics import cosine_rows, l2_normalize, most_frequent_token, probe_gap, semantic_lexical_balance
 from .protocols import ProbeConfig
@@ -52,22 +53,28 @@ def attention_pool(
     attention_mask: torch.Tensor,
     hidden_states: Sequence[torch.Tensor] | None = None,
     seed: int = 0,
+    n_queries: int = 1,
 ) -> torch.Tensor:
-    """The paper's `attention` pooling with a fixed random query, seeded so that runs and models agree.
+    """The paper's `attention` pooling with fixed random queries, seeded so that runs and models agree.
 
-    `q ~ N(0, I_D)` drawn from `torch.Generator().manual_seed(seed)` (the same q for every batch),
-    `a_t = softmax_t(h_t . q / sqrt(D))` over the real tokens (padding gets weight 0), `z = sum_t a_t h_t`.
-    It is parameter-free: the paper's untrained attention pooler with its initial query.
+    For each of `n_queries` queries `q_k ~ N(0, I_D)` drawn from `torch.Generator().manual_seed(seed + k)` (the
+    same for every batch), `a_kt = softmax_t(h_t . q_k / sqrt(D))` over the real tokens (padding gets weight 0)
+    and `z = (1 / K) sum_k sum_t a_kt h_t`. It is parameter-free: the paper's untrained attention pooler with
+    its initial query, averaged over K draws so that a result does not hinge on one draw.
 
     Returns:
         (B, D) pooled states, same dtype as `last_hidden_state`.
     """
+    if n_queries < 1:
+        raise ValueError(f"n_queries must be >= 1, got {n_queries}")
     dim = last_hidden_state.shape[-1]
-    query = torch.randn(dim, generator=torch.Generator().manual_seed(seed)).to(last_hidden_state)  # (D,)
-    scores = last_hidden_state @ query / dim**0.5  # (B, L)
-    scores = scores.masked_fill(attention_mask == 0, torch.finfo(scores.dtype).min)
-    weights = torch.softmax(scores.float(), dim=-1).to(last_hidden_state.dtype)  # (B, L)
-    return torch.einsum("bl,bld->bd", weights, last_hidden_state)
+    queries = torch.stack(
+        [torch.randn(dim, generator=torch.Generator().manual_seed(seed + k)) for k in range(n_queries)]
+    ).to(last_hidden_state)  # (K, D)
+    scores = torch.einsum("bld,kd->bkl", last_hidden_state, queries) / dim**0.5  # (B, K, L)
+    scores = scores.masked_fill(attention_mask[:, None, :] == 0, torch.finfo(scores.dtype).min)
+    weights = torch.softmax(scores.float(), dim=-1).to(last_hidden_state.dtype)  # (B, K, L)
+    return torch.einsum("bkl,bld->bd", weights, last_hidden_state) / n_queries
 
 
 # Every pooling the probe knows: the model's parameter-free poolers plus the paper's two analysis-only ones.
@@ -233,6 +240,8 @@ def encode_texts(
     batch_size: int = 64,
     max_length: int = 128,
     seed: int = 0,
+    attention_queries: int = 1,
+    paper_padding: bool = False,
     progress: bool = True,
 ) -> dict[str, np.ndarray]:
     """One forward pass over `texts` gives every pooling.
@@ -243,7 +252,11 @@ def encode_texts(
     Args:
         texts: strings, or (first, second) pairs encoded as one sequence (`[CLS] a [SEP] b [SEP]`).
         poolings: names from `PROBE_POOLERS`.
-        seed: seed of the `attention` pooling's query.
+        seed: seed of the `attention` pooling's first query; attention_queries: how many seeded queries it
+            averages over (`attention_pool`).
+        paper_padding: encode as the paper's released analysis does: every text padded to `max_length` and
+            an attention mask of ones, so the encoder attends to the `[PAD]` positions and the poolers average
+            over them too. Off: each batch padded to its longest text, padding masked.
 
     Returns:
         pooling name -> (N, D) float32 embeddings.
@@ -252,7 +265,9 @@ def encode_texts(
 
     # `attention` is the one seeded pooler; the others take only the states and the mask.
     pool_fns = {
-        name: functools.partial(attention_pool, seed=seed) if name == "attention" else get_probe_pooler(name)
+        name: functools.partial(attention_pool, seed=seed, n_queries=attention_queries)
+        if name == "attention"
+        else get_probe_pooler(name)
         for name in poolings
     }
     need_hidden = any(name in POOLERS_NEEDING_HIDDEN_STATES for name in poolings)
@@ -269,10 +284,13 @@ def encode_texts(
             [second[i] for i in idx] if second is not None else None,
             truncation=True,
             max_length=max_length,
-            padding=True,
+            padding="max_length" if paper_padding else True,
             return_tensors="pt",
         )
-        inputs = {"input_ids": batch["input_ids"], "attention_mask": batch["attention_mask"]}
+        mask = (
+            torch.ones_like(batch["attention_mask"]) if paper_padding else batch["attention_mask"]
+        )  # (B, L)
+        inputs = {"input_ids": batch["input_ids"], "attention_mask": mask}
         if encoder.passes_token_type_ids and "token_type_ids" in batch:
             inputs["token_type_ids"] = batch["token_type_ids"]
         inputs = {k: v.to(encoder.device) for k, v in inputs.items()}
@@ -304,12 +322,15 @@ def cached_encode(
     batch_size: int = 64,
     max_length: int = 128,
     seed: int = 0,
+    attention_queries: int = 1,
+    paper_padding: bool = False,
     progress: bool = True,
 ) -> tuple[dict[str, np.ndarray], bool]:
     """`encode_texts` behind an `.npz` cache.
 
     The cache file name holds a sha256 of the model fingerprint (folder files, sizes, mtimes), `key`
-    (task, split, side, protocol, limits), the max length, the attention-pooling seed and the texts
+    (task, split, side, protocol, limits), the max length, the attention-pooling seed and queries, the
+    padding and the texts
     themselves; poolings missing from an existing entry are encoded and added.
 
     Returns:
@@ -322,6 +343,8 @@ def cached_encode(
         batch_size=batch_size,
         max_length=max_length,
         seed=seed,
+        attention_queries=attention_queries,
+        paper_padding=paper_padding,
         progress=progress,
     )
     if cache_dir is None:
@@ -332,6 +355,9 @@ def cached_encode(
             "model": encoder.fingerprint,
             "max_length": max_length,
             "seed": seed,
+            # absent for the defaults, so cache entries written before these settings existed still match
+            **({"attention_queries": attention_queries} if attention_queries != 1 else {}),
+            **({"paper_padding": True} if paper_padding else {}),
             "texts": texts_digest(texts),
         },
         sort_keys=True,
@@ -549,12 +575,21 @@ def example_metrics(rec: ExampleRecord, idx: np.ndarray) -> dict[str, float]:
     and `token_probe_majority`; `bow_probe_f1`, the micro-F1 `2 TP / (2 TP + FP + FN)` summed over texts and
     word-pieces; `probe_gap` = semantic score (accuracy, or Spearman for STS-B) - token probe accuracy;
     `alignment` on positive pairs; on STS-B `cosine_spearmanr` of cos(u, v) with the gold score and the
-    semantic-to-lexical `balance`.
+    semantic-to-lexical `balance`; `probe_headline`, the task's headline metric (`claims.HEADLINE_METRICS`),
+    `probe_chance`, the chance level of the task's headline metric on these
+    labels (`claims.chance_level`), and `probe_lift`, the headline metric minus it (a cell is informative when
+    the lift's interval is above 0).
     """
     task, y = rec.task, rec.labels[idx]
     out = compute_metrics(task.metrics, rec.predictions[idx], y)
     if not task.is_regression:
         out.setdefault("accuracy", float(np.mean(rec.predictions[idx] == y)))
+    headline = headline_metric(task.name, task.metrics)
+    if headline not in out:  # a spec for a built-in task name without its headline metric
+        raise ValueError(f"task {task.name!r} has no metric {headline!r}; it has {sorted(out)}")
+    out["probe_headline"] = out[headline]
+    out["probe_chance"] = chance_level(headline, y)
+    out["probe_lift"] = out[headline] - out["probe_chance"]
     tp, fp, fn = rec.bow_counts[idx].sum(0)
     out["bow_probe_f1"] = float(2 * tp / (2 * tp + fp + fn)) if tp + fp + fn else 0.0
     out["token_probe_acc"] = _nanmean(rec.token_correct[idx])

@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 
 from ..files import REPORT_NAME, RESULTS_NAME
+from .claims import duplicate_poolings
 from .metrics import GEOMETRY_METRICS, expected_uniformity_isotropic
 from .paper import PAPER
 from .protocols import PROTOCOLS
@@ -137,17 +138,25 @@ def markdown_report(results: ProbeRun) -> str:
         lines += [
             "## Claims of the paper",
             "",
-            "The first model plays the paper's hybrid; each cell is a task x pooling difference, Holm-corrected "
-            "within each metric.",
+            "The first model (arm) plays the paper's hybrid; each cell is a task x pooling difference, "
+            "Holm-corrected within each metric. A cell counts only if it is informative: neither model's "
+            "embeddings collapsed (anisotropy >= 0.99 or RankMe <= 3 % of min(samples, width)) and, for probe "
+            "claims, both models' downstream probes above chance on the task's headline metric (95 % interval "
+            "of the lift above 0; above the random control's too when one is named). Poolings whose embeddings "
+            "repeat another's (`weighted` = `mean`) are counted once. Similar probe accuracy is tested by TOST "
+            "(90 % interval inside the margin). `seeds`: pre-training runs per arm behind the intervals; with "
+            "one, the intervals cover the sentences, not the training run.",
             "",
             *_table(
-                ["claim", "paper", "models", "verdict", "evidence"],
+                ["claim", "paper", "models", "verdict", "informative cells", "seeds", "evidence"],
                 [
                     [
                         c.claim,
                         c.paper,
                         f"{c.model_a} vs {c.model_b}",
                         f"**{c.verdict}**",
+                        "–" if c.cells is None else f"{c.informative} of {c.cells}",
+                        " vs ".join(map(str, c.seeds or (1, 1))),
                         c.evidence,
                     ]
                     for c in results.claims
@@ -222,40 +231,65 @@ def _errorbar(cell: Cell | None) -> tuple[float, list[float]]:
     return v, [max(lo, 0.0), max(hi, 0.0)]
 
 
-# Explained-variance ratios below this are rounding noise or exact rank deficits (e.g. LayerNorm outputs of a
-# freshly initialised encoder sum to zero, which removes one direction); the spectra plot stops there.
-SPECTRUM_FLOOR = 1e-7
+def distinct_poolings(results: ProbeRun) -> dict[str, list[str]]:
+    """Pooling shown -> the poolings whose embeddings it stands for (itself first): a pooling that repeats
+    another's set metrics in every task and model (`weighted` = `mean`) is drawn once, under the first."""
+    res = results.results
+    same: dict[str, str] = {}
+    for task in results.tasks:
+        fingerprints = {
+            p: [res[m][task][p][k].value for m in res for k in GEOMETRY_METRICS if k in res[m][task][p]]
+            for p in results.poolings
+        }
+        found = duplicate_poolings(fingerprints)
+        same = found if task == results.tasks[0] else {p: q for p, q in same.items() if found.get(p) == q}
+    groups: dict[str, list[str]] = {}
+    for pooling in results.poolings:
+        groups.setdefault(same.get(pooling, pooling), []).append(pooling)
+    return groups
+
+
+# Explained-variance ratios below this are invisible on a page and mostly rounding or rank deficits (LayerNorm
+# outputs of a freshly initialised encoder sum to zero, which removes one direction); the spectra stop there.
+SPECTRUM_FLOOR = 1e-5
 
 
 def plot_spectra(results: ProbeRun, path: Path) -> None:
-    """Eigen-spectra: PCA explained-variance ratio against component rank, log scale, one panel per task."""
+    """Eigen-spectra: PCA explained-variance ratio against component rank, log-log, one panel per task (rows)
+    and pooling (columns, duplicates of another pooling drawn once), one curve per model."""
     import matplotlib.pyplot as plt
 
-    tasks = results.tasks
-    colour, style = _styles(results)
-    fig, axes = plt.subplots(1, len(tasks), figsize=(4 * len(tasks), 3.6), squeeze=False, sharey=True)
-    for ax, task in zip(axes[0], tasks, strict=True):
-        for model, by_task in results.spectra.items():
-            for pooling, spectrum in by_task[task].items():
-                s = np.asarray(spectrum, dtype=float)
+    tasks, groups = results.tasks, distinct_poolings(results)
+    colour, _ = _styles(results)
+    fig, axes = plt.subplots(
+        len(tasks),
+        len(groups),
+        figsize=(2.6 * len(groups) + 0.6, 2.0 * len(tasks) + 0.8),
+        squeeze=False,
+        sharex=True,
+        sharey=True,
+    )
+    for i, task in enumerate(tasks):
+        for j, (pooling, members) in enumerate(groups.items()):
+            ax = axes[i][j]
+            for model, by_task in results.spectra.items():
+                s = np.asarray(by_task[task][pooling], dtype=float)
                 s = s[s > SPECTRUM_FLOOR]
-                ax.loglog(
-                    np.arange(1, len(s) + 1),
-                    s,
-                    style[pooling],
-                    color=colour[model],
-                    label=f"{model} / {pooling}",
-                )
-        ax.set_title(task)
-        ax.set_ylim(bottom=SPECTRUM_FLOOR)
-        ax.set_xlabel("component")
-        ax.grid(True, which="major", alpha=0.3)
-    axes[0][0].set_ylabel("explained variance ratio")
-    # outside the panels, so it never hides a curve (one entry per model x pooling can be 16 or more)
-    axes[0][-1].legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.02, 1.0), borderaxespad=0.0)
-    fig.suptitle("Eigen-spectra of the eval embeddings (flatter = richer spectrum)")
-    fig.tight_layout()
-    fig.savefig(path, dpi=110, bbox_inches="tight")
+                ax.loglog(np.arange(1, len(s) + 1), s, color=colour[model], lw=1.4, label=model)
+            ax.set_ylim(bottom=SPECTRUM_FLOOR)
+            ax.grid(True, which="major", alpha=0.3)
+            ax.tick_params(labelsize=8)
+            if i == 0:
+                ax.set_title(" = ".join(members), fontsize=10)
+            if j == 0:
+                ax.set_ylabel(f"{task}\nexplained variance", fontsize=9)
+            if i == len(tasks) - 1:
+                ax.set_xlabel("component", fontsize=9)
+    handles, labels = axes[0][0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="lower center", ncol=len(labels), fontsize=9, frameon=False)
+    fig.suptitle("Eigen-spectra of the eval embeddings (flatter = richer)", fontsize=11)
+    fig.tight_layout(rect=(0, 0.04, 1, 1))
+    fig.savefig(path, dpi=130)
     plt.close(fig)
 
 
@@ -267,91 +301,98 @@ def alignment_absent_reason(results: ProbeRun) -> str:
     """Why the results hold no alignment: it needs positive pairs whose two sentences are encoded apart."""
     if not PROTOCOLS.get(results.protocol, PROTOCOLS["standard"]).siamese:
         return (
-            "No alignment under protocol `paper`: it encodes each pair as one sequence,\nwhile alignment "
-            "needs the two sentences of positive pairs encoded apart\n(pair tasks under the standard protocol)."
+            "No alignment under protocol `paper`:\nit encodes each pair as one sequence,\nwhile alignment "
+            "needs the two sentences\nof positive pairs encoded apart\n(pair tasks, standard protocol)."
         )
     return (
-        "No alignment in these results: it needs positive pairs,\nthe two sentences encoded apart "
-        "(pair tasks MRPC, MNLI, STS-B\nunder the standard protocol)."
+        "No alignment in these results:\nit needs positive pairs, the two\nsentences encoded apart "
+        "(pair tasks\nMRPC, MNLI, STS-B under the\nstandard protocol)."
     )
 
 
 def _uniformity_limits(values: list[float], references: list[float]) -> tuple[float, float]:
     """y-limits of the uniformity bars: the data (values and interval ends) and 0, plus the isotropic
-    references that would at most double that range (the others are named in the legend instead of drawn);
-    room below the bars, which hang from 0, for the legend."""
+    references that would at most double that range (the others are named in the axis label instead)."""
     finite = [v for v in values if np.isfinite(v)] or [0.0]
     low, high = min(min(finite), 0.0), max(max(finite), 0.0)
     span = max(high - low, 0.05)
     low = min([low, *(r for r in references if r >= low - span)])
     span = max(high - low, 0.05)
-    return low - 0.3 * span, high + 0.06 * span
+    return low - 0.06 * span, high + 0.06 * span
 
 
 def _uniformity_alignment_figure(results: ProbeRun):
     """The figure of `plot_uniformity_alignment` (returned, not saved)."""
     import matplotlib.pyplot as plt
 
-    models, tasks, poolings = list(results.models), results.tasks, results.poolings
+    models, tasks = list(results.models), results.tasks
+    groups = distinct_poolings(results)
     colour, _ = _styles(results)
-    markers = dict(zip(poolings, "osD^v<>", strict=False))
-    fig, (left, right) = plt.subplots(1, 2, figsize=(13, 4.2), gridspec_kw={"width_ratios": [2, 1]})
-    cells = [(t, p) for t in tasks for p in poolings]
+    fig, (left, right) = plt.subplots(1, 2, figsize=(12, 4.2), gridspec_kw={"width_ratios": [2, 1]})
+    cells = [(t, p) for t in tasks for p in groups]
     width = 0.8 / len(models)
-    bars, extent = [], []
+    extent, bars = [], []
     for i, model in enumerate(models):
         vals, errs = zip(*(_errorbar(results.cell(model, t, p, "uniformity")) for t, p in cells), strict=True)
         x = np.arange(len(cells)) + (i - (len(models) - 1) / 2) * width
-        left.bar(x, vals, width, yerr=np.array(errs).T, color=colour[model], label=model, capsize=2)
+        left.bar(x, vals, width, yerr=np.array(errs).T, color=colour[model], label=model, capsize=1.5)
         bars += [(xi, v, model) for xi, v in zip(x, vals, strict=True)]
         extent += [v - e[0] for v, e in zip(vals, errs, strict=True)]
         extent += [v + e[1] for v, e in zip(vals, errs, strict=True)]
     isotropic = {m: expected_uniformity_isotropic(h) for m in models if (h := results.models[m].hidden_size)}
     low, high = _uniformity_limits(extent, list(isotropic.values()))
     left.set_ylim(low, high)
-    below = {}
-    for model, ref in isotropic.items():
-        if ref >= low:
-            left.axhline(ref, color=colour[model], ls=":", lw=1)
-        else:
-            below.setdefault(round(ref, 3), []).append(model)
+    shown = sorted({r for r in isotropic.values() if r >= low})
+    hidden = sorted({round(r, 3) for r in isotropic.values() if r < low})
+    for ref in shown:
+        left.axhline(ref, color="grey", ls=":", lw=1)
+    left.axhline(0.0, color="black", lw=0.6)
     # Bars too short to see (a collapsed encoder's uniformity is about 0): a marker and the value.
     short = SHORT_BAR_FRACTION * (high - low)
     for xi, v, model in bars:
         if np.isfinite(v) and abs(v) < short:
             left.scatter(xi, v, color=colour[model], edgecolors="black", s=14, zorder=3, linewidths=0.5)
             left.annotate(
-                f"{v:.3f}",
-                (xi, v),
-                xytext=(0, -4),
-                textcoords="offset points",
-                fontsize=5,
-                rotation=90,
-                ha="center",
-                va="top",
-            )
+                f"{v:.3f}", (xi, v), xytext=(0, -4), textcoords="offset points", fontsize=6, rotation=90,
+                ha="center", va="top",
+            )  # fmt: skip
     left.set_xticks(
-        np.arange(len(cells)), [f"{t} {p}" for t, p in cells], fontsize=7, rotation=60, ha="right"
+        np.arange(len(cells)),
+        [f"{t} {' = '.join(groups[p])}" for t, p in cells],
+        fontsize=8,
+        rotation=45,
+        ha="right",
     )
-    left.set_ylabel("uniformity (lower = more uniform)")
-    left.set_title("Uniformity with 95 % CI (dotted: isotropic value for the width; dots: bars near 0)")
+    note = f" (isotropic {', '.join(f'{r:.2f}' for r in hidden)}: below the axis)" if hidden else ""
+    left.set_ylabel("uniformity (lower = more uniform)" + ("\n" + note.strip() if note else ""), fontsize=9)
     handles, _ = left.get_legend_handles_labels()
-    for ref, ms in below.items():
-        which = "" if len(ms) == len(models) else f" ({', '.join(ms)})"
-        label = f"\u2193 isotropic {ref:.3f}{which}, below the axis"
-        handles.append(plt.Line2D([], [], color="grey", ls=":", label=label))
-    left.legend(handles=handles, fontsize=7)
+    if shown:
+        handles.append(plt.Line2D([], [], color="grey", ls=":", label="isotropic value for the width"))
+    # above the panel, so it never covers a bar; it stands in for the title
+    left.legend(
+        handles=handles,
+        fontsize=8,
+        loc="lower center",
+        bbox_to_anchor=(0.5, 1.0),
+        ncol=len(handles),
+        frameon=False,
+    )
+    pooling = next(iter(groups))
+    markers = dict(zip(tasks, "osD^v<>", strict=False))
     aligned = False
     for model in models:
         for t in tasks:
-            for p in poolings:
-                alignment = results.cell(model, t, p, "alignment")
-                uniformity = results.cell(model, t, p, "uniformity")
-                if alignment is not None and alignment.value is not None and uniformity is not None:
-                    aligned = True
-                    right.scatter(alignment.value, uniformity.value, color=colour[model], marker=markers[p])
-                    right.annotate(t, (alignment.value, uniformity.value), fontsize=6)
-    right.set_title("Alignment vs uniformity (pair tasks)")
+            cell = results.results[model][t][pooling]
+            if getattr(cell.get("alignment"), "value", None) is not None:
+                aligned = True
+                right.scatter(
+                    cell["alignment"].value,
+                    cell["uniformity"].value,
+                    color=colour[model],
+                    marker=markers[t],
+                    s=40,
+                )
+    right.set_title(f"Alignment vs uniformity ({' = '.join(groups[pooling])} pooling)", fontsize=10)
     if not aligned:
         right.text(
             0.5,
@@ -360,72 +401,85 @@ def _uniformity_alignment_figure(results: ProbeRun):
             ha="center",
             va="center",
             fontsize=8,
-            wrap=True,
             transform=right.transAxes,
         )
-        right.set_xticks([])
-        right.set_yticks([])
+        right.axis("off")
         return fig
     handles = [plt.Line2D([], [], color=colour[m], marker="o", ls="", label=m) for m in models]
-    handles += [plt.Line2D([], [], color="grey", marker=markers[p], ls="", label=p) for p in poolings]
-    right.legend(handles=handles, fontsize=7)
-    right.set_xlabel("alignment of positive pairs (lower = better)")
-    right.set_ylabel("uniformity")
+    handles += [
+        plt.Line2D([], [], color="grey", marker=markers[t], ls="", label=t)
+        for t in tasks
+        if getattr(results.results[models[0]][t][pooling].get("alignment"), "value", None) is not None
+    ]
+    right.legend(handles=handles, fontsize=8, frameon=False, loc="best")
+    right.set_xlabel("alignment of positive pairs (lower = better)", fontsize=9)
+    right.set_ylabel("uniformity", fontsize=9)
     return fig
 
 
 def plot_uniformity_alignment(results: ProbeRun, path: Path) -> None:
-    """Left: uniformity per task and pooling with 95 % CIs (lower = more uniform), the y-range set by the data
-    (an isotropic reference far below it is named in a text), bars too short to see marked with their value.
-    Right: alignment against uniformity on pair tasks (Wang & Isola 2020, fig. 5: lower-left is better), or
-    why there is none."""
+    """Left: uniformity per task and pooling with 95 % CIs (lower = more uniform), duplicate poolings drawn once,
+    the y-range set by the data (an isotropic reference far below it is named in the axis label). Right:
+    alignment against uniformity on pair tasks, first pooling, marker = task (Wang & Isola 2020, fig. 5:
+    lower-left is better), or why there is none."""
     import matplotlib.pyplot as plt
 
     fig = _uniformity_alignment_figure(results)
     fig.tight_layout()
-    fig.savefig(path, dpi=110)
+    fig.savefig(path, dpi=130)
     plt.close(fig)
 
 
 def plot_probes(results: ProbeRun, path: Path) -> None:
-    """Top: each task's headline GLUE metric of the downstream probe; bottom: token-probe accuracy with the
-    majority baseline; bars per model and pooling with 95 % CIs."""
+    """Each task's headline metric of the downstream probe (`claims.HEADLINE_METRICS`: MCC for CoLA, F1 for
+    MRPC, Spearman for STS-B, accuracy otherwise): a point with its 95 % CI per model and pooling (points, not
+    bars, so the axis can start near the data), a dashed line at the chance level (`probe_chance`, where the
+    results have it) and the random control (`--random_control`) as a black line at its value per pooling."""
     import matplotlib.pyplot as plt
 
-    models, tasks, poolings = list(results.models), results.tasks, results.poolings
+    tasks, groups = results.tasks, distinct_poolings(results)
+    control = results.settings.get("random_control")
+    models = [m for m in results.models if m != control]
     colour, _ = _styles(results)
-    fig, axes = plt.subplots(2, len(tasks), figsize=(3.6 * len(tasks), 6.5), squeeze=False)
-    width = 0.8 / len(models)
-    for j, task in enumerate(tasks):
-        headline = results.headline_metric(task)
-        for row, metric in enumerate((headline, "token_probe_acc")):
-            ax = axes[row][j]
-            for i, model in enumerate(models):
-                cells = [results.cell(model, task, p, metric) for p in poolings]
-                vals, errs = zip(*(_errorbar(c) for c in cells), strict=True)
-                x = np.arange(len(poolings)) + (i - (len(models) - 1) / 2) * width
-                ax.bar(x, vals, width, yerr=np.array(errs).T, color=colour[model], label=model, capsize=2)
-                if metric == "token_probe_acc":
-                    base = [
-                        (results.cell(model, task, p, "token_probe_majority") or Cell(None)).value
-                        for p in poolings
-                    ]
-                    ax.scatter(
-                        x,
-                        [np.nan if b is None else b for b in base],
+    fig, axes = plt.subplots(1, len(tasks), figsize=(2.7 * len(tasks) + 0.4, 3.3), squeeze=False)
+    step = 0.7 / max(len(models), 1)
+    for ax, task in zip(axes[0], tasks, strict=True):
+        metric = results.headline_metric(task)
+        for i, model in enumerate(models):
+            cells = [results.results[model][task][p].get(metric) for p in groups]
+            vals, errs = zip(*(_errorbar(c) for c in cells), strict=True)
+            x = np.arange(len(groups)) + (i - (len(models) - 1) / 2) * step
+            ax.errorbar(
+                x, vals, yerr=np.array(errs).T, fmt="o", ms=4, color=colour[model], label=model, capsize=2
+            )
+        if control is not None:
+            for j, p in enumerate(groups):
+                v = getattr(results.results[control][task][p].get(metric), "value", None)
+                if v is not None:
+                    ax.hlines(
+                        v,
+                        j - 0.42,
+                        j + 0.42,
                         color="black",
-                        marker="_",
-                        s=80,
-                        zorder=3,
+                        lw=1.6,
+                        label="random control" if j == 0 else None,
                     )
-            ax.set_xticks(np.arange(len(poolings)), poolings, fontsize=7)
-            ax.set_title(f"{task}: {metric}", fontsize=9)
-    axes[0][0].legend(fontsize=7)
-    axes[1][0].set_ylabel("token probe acc (black: majority)")
-    axes[0][0].set_ylabel("downstream probe")
-    fig.suptitle("Linear probes on frozen embeddings (95 % CI)")
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
+        chance = getattr(
+            results.results[models[0]][task][next(iter(groups))].get("probe_chance"), "value", None
+        )
+        if chance is not None:
+            ax.axhline(chance, color="crimson", ls="--", lw=1.2, label="chance")
+        labels = [" = ".join(m).replace("first_last_mean", "first-last") for m in groups.values()]
+        ax.set_xticks(np.arange(len(groups)), labels, fontsize=8, rotation=30, ha="right")
+        ax.set_xlim(-0.5, len(groups) - 0.5)
+        ax.set_title(f"{task}: {metric.replace('matthews_correlation', 'MCC')}", fontsize=10)
+        ax.tick_params(axis="y", labelsize=8)
+        ax.grid(True, axis="y", alpha=0.3)
+    handles, labels = axes[0][0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="lower center", ncol=len(labels), fontsize=9, frameon=False)
+    fig.suptitle("Linear probes on frozen embeddings: each task's headline metric (95 % CI)", fontsize=11)
+    fig.tight_layout(rect=(0, 0.07, 1, 1))
+    fig.savefig(path, dpi=130)
     plt.close(fig)
 
 

@@ -27,7 +27,7 @@ import os
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 from ..files import RESULTS_NAME, jsonable
 from .tasks import GLUE_TASKS, TaskSpec
@@ -47,12 +47,22 @@ def _check_keys(cls: type, data: Mapping[str, Any], where: str) -> None:
 
 
 class _Record:
-    """`from_dict` for records whose JSON form is their fields (unknown keys fail)."""
+    """`from_dict` for records whose JSON form is their fields (unknown keys fail); `to_dict` leaves out the
+    optional fields named in `OMIT_IF_NONE` while they are None."""
+
+    OMIT_IF_NONE: ClassVar[tuple[str, ...]] = ()
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]):
         _check_keys(cls, data, cls.__name__)
         return cls(**data)
+
+    def to_dict(self) -> dict[str, Any]:
+        out = asdict(self)
+        for key in self.OMIT_IF_NONE:
+            if out[key] is None:
+                del out[key]
+        return out
 
 
 @dataclass(frozen=True)
@@ -79,6 +89,7 @@ class Comparison(_Record):
         significant: p_holm < 0.05.
         probes_at_majority: either model's token probe sits at its majority-class baseline in this cell
             (`significance.probes_at_majority`), so the cell cannot support a probe claim.
+        ci90_low, ci90_high: the 90 % interval, for equivalence by two one-sided tests (`claims.tost_equivalent`).
     """
 
     model_a: str
@@ -93,6 +104,11 @@ class Comparison(_Record):
     p_holm: float | None = None
     significant: bool = False
     probes_at_majority: bool = False
+    ci90_low: float | None = None
+    ci90_high: float | None = None
+
+    # written only when set, so results of runs before these fields existed load and write back unchanged
+    OMIT_IF_NONE: ClassVar[tuple[str, ...]] = ("ci90_low", "ci90_high")
 
 
 @dataclass(frozen=True)
@@ -100,7 +116,11 @@ class ClaimVerdict(_Record):
     """The verdict on one of the paper's claims for `model_a` (the hybrid) against `model_b`.
 
     Attributes:
-        verdict: one of `significance.VERDICTS`; evidence: the counts behind it, in words.
+        verdict: one of `claims.VERDICTS`; evidence: the counts behind it, in words.
+        model_a, model_b: the arms compared (`--arms`; by default each model is its own arm).
+        cells: the claim's task x pooling x metric cells, after `duplicates` cells of a pooling that repeats
+            another's embeddings were dropped; informative: the cells that count (`claims.decide_claim`).
+        seeds: [pre-training seeds of arm a, of arm b] behind the intervals.
     """
 
     claim: str
@@ -109,6 +129,12 @@ class ClaimVerdict(_Record):
     evidence: str
     model_a: str = ""
     model_b: str = ""
+    cells: int | None = None
+    informative: int | None = None
+    duplicates: int | None = None
+    seeds: list[int] | None = None
+
+    OMIT_IF_NONE: ClassVar[tuple[str, ...]] = ("cells", "informative", "duplicates", "seeds")
 
 
 @dataclass(frozen=True)
@@ -190,9 +216,12 @@ class ProbeRun:
         return GLUE_TASKS.get(task)
 
     def headline_metric(self, task: str) -> str | None:
-        """The task's headline metric (the first of its spec's metrics); None for an unknown task."""
+        """The task's headline metric (`claims.headline_metric`: the GLUE table, else the first of its spec's
+        metrics); None for an unknown task."""
+        from .claims import headline_metric
+
         spec = self.task_spec(task)
-        return spec.metrics[0] if spec is not None else None
+        return headline_metric(task, spec.metrics) if spec is not None else None
 
     def comparisons_of(self, model_a: str, model_b: str) -> list[Comparison]:
         """The comparisons of one ordered pair of models."""
@@ -215,8 +244,8 @@ class ProbeRun:
                 }
                 for model, by_task in self.results.items()
             },
-            "comparisons": [asdict(c) for c in self.comparisons],
-            "claims": [asdict(c) for c in self.claims],
+            "comparisons": [c.to_dict() for c in self.comparisons],
+            "claims": [c.to_dict() for c in self.claims],
             "timing": self.timing.to_dict(),
             "n_examples": {task: asdict(n) for task, n in self.n_examples.items()},
             "spectra": self.spectra,

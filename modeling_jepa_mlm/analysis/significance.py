@@ -301,17 +301,22 @@ def paired_difference(a: Estimates, b: Estimates, metric: str, level: float = 0.
     `probes_at_majority` flags the task x pooling cell for `claim_verdict`'s degeneracy guard: either model's
     probes sit at the majority class there (`probes_at_majority`); it is symmetric in a and b.
 
+    `ci90_low`, `ci90_high`: the 90 % interval, for equivalence by two one-sided tests (`claims.tost_equivalent`).
+
     Returns:
-        {"diff", "ci_low", "ci_high", "p_value", "probes_at_majority"}.
+        {"diff", "ci_low", "ci_high", "ci90_low", "ci90_high", "p_value", "probes_at_majority"}.
     """
     kind = a.kinds[metric]
     diff = a.values[metric] - b.values[metric]
     reps = a.replicates[metric] - b.replicates[metric]
     lo, hi = interval(kind, diff, reps, a.n, a.m, level)
+    lo90, hi90 = interval(kind, diff, reps, a.n, a.m, 0.90)
     return {
         "diff": diff,
         "ci_low": lo,
         "ci_high": hi,
+        "ci90_low": lo90,
+        "ci90_high": hi90,
         "p_value": p_value(kind, diff, reps, a.n, a.m),
         "probes_at_majority": probes_at_majority(a, level) or probes_at_majority(b, level),
     }
