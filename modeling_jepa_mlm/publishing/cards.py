@@ -8,7 +8,8 @@ Sources, all optional but `config.json`:
 - `config.json`: architecture and objective fields (`JepaMlmConfig`);
 - `run_config.yaml` (written by `run_pretraining.py`): data, masking, EMA schedule, optimisation;
 - `training_summary.json`: steps, tokens seen, estimated FLOPs, wall time and the logged `trajectory`
-  (loss, mlm_loss, jepa_loss, balance_weight, ema_momentum, target_std, prediction_std);
+  (loss, mlm_loss, jepa_loss, balance_weight, ema_momentum, target_std, prediction_std and, for a hybrid, the
+  gradient norms and MLM gradient share at the encoder);
 - `trainer_state.json`: the trajectory's fallback (its `log_history`);
 - the probe's `results.json` (schema in `modeling_jepa_mlm/report.py`): tables with 95 % intervals, the
   paired comparisons with the other probed models, the verdicts on the paper's claims, and the model-index.
@@ -32,7 +33,7 @@ from huggingface_hub import EvalResult, ModelCard, ModelCardData
 from ..analysis.glue import GLUE_TASKS
 from ..analysis.report import _fmt_cell, _table
 from ..training.data import BUILTIN_DATASETS, _is_path_like
-from ..training.trainer import LOGGED_OUTPUTS
+from ..training.trainer import GRADIENT_LOGS, LOGGED_OUTPUTS
 
 logger = logging.getLogger(__name__)
 
@@ -46,7 +47,7 @@ PAPER_TITLE = "Predict and Reconstruct: Joint Objectives for Self-Supervised Lan
 GLUE_HUB_ID = "nyu-mll/glue"
 GLUE_NAMES = {"sst2": "SST-2", "mrpc": "MRPC", "cola": "CoLA", "stsb": "STS-B", "mnli": "MNLI"}
 # What the trainer logs at every logging step, in the order of the card's trajectory table.
-TRAJECTORY_KEYS = ("loss", *LOGGED_OUTPUTS, "ema_momentum")
+TRAJECTORY_KEYS = ("loss", *LOGGED_OUTPUTS, *GRADIENT_LOGS, "ema_momentum")
 # Columns of the per-task result tables, after the task's own GLUE metrics.
 CARD_METRICS = ("uniformity", "alignment", "effective_rank", "token_probe_acc", "probe_gap", "balance")
 # Rows of the comparison table, after the task's headline GLUE metric.
@@ -55,7 +56,7 @@ MAX_TRAJECTORY_ROWS = 11
 # Trajectory columns that only objectives with a JEPA term (target encoder, EMA) or a balance (hybrid) have; the
 # trainer logs `ema_momentum` for every objective, so the MLM baseline's card must leave these out.
 JEPA_ONLY_KEYS = ("jepa_loss", "ema_momentum", "target_std", "prediction_std")
-HYBRID_ONLY_KEYS = ("balance_weight",)
+HYBRID_ONLY_KEYS = ("balance_weight", *GRADIENT_LOGS)
 # How many trailing components of a local path a card shows (never the machine's absolute path).
 SHOWN_PATH_PARTS = 2
 REQUIRED_METADATA = ("license", "language", "library_name", "pipeline_tag", "tags")
