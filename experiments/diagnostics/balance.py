@@ -15,6 +15,7 @@ experiments/results/balance_diagnostic/{balance_diagnostic.json,balance_diagnost
 from __future__ import annotations
 
 import argparse
+import ast
 import json
 import logging
 import os
@@ -103,17 +104,25 @@ def train(balance: str, max_steps: int) -> int:
 
 
 def load_trajectory(balance: str) -> dict[str, list[list[float]]] | None:
-    """The run's logged trajectory: its training summary when it finished, else its last checkpoint's state."""
+    """The run's logged trajectory: its training summary when it finished; for a run stopped before its end, the
+    log dicts the Trainer printed (trainer_state.json exists only at checkpoints, every 200 steps), the i-th
+    being step `i * logging_steps` (the log of one uninterrupted process)."""
     folder = RUNS / balance
     summary = folder / "training_summary.json"
     if summary.is_file():
         return trajectory({"summary": json.loads(summary.read_text())})
-    states = sorted(
-        folder.glob("checkpoint-*/trainer_state.json"), key=lambda p: int(p.parent.name.split("-")[1])
-    )
-    if not states:
+    log = RUNS / f"{balance}.log"
+    if not log.is_file():
         return None
-    return trajectory({"trainer_state": json.loads(states[-1].read_text())})
+    text = log.read_text()
+    if text.count("objective=hybrid") != 1:
+        raise RuntimeError(f"{log} holds more than one process's log; step numbers cannot be inferred")
+    lines = [ast.literal_eval(line) for line in text.splitlines() if line.startswith("{'loss'")]
+    history = [
+        {"step": (i + 1) * TRAINING["logging_steps"], **{k: float(v) for k, v in d.items()}}
+        for i, d in enumerate(lines)
+    ]
+    return trajectory({"trainer_state": {"log_history": history}})
 
 
 def share_statistics(share: list[list[float]], from_step: int, band: tuple[float, float]) -> dict:
@@ -137,6 +146,7 @@ def report(balances: tuple[str, ...]) -> dict:
     warmup = TRAINING["warmup_steps"]
     runs = {}
     for balance in balances:
+        logger.info("reading balance=%s", balance)
         traj = load_trajectory(balance)
         if traj is None:
             logger.warning("no log for balance %s yet", balance)

@@ -69,7 +69,9 @@ LIMITATIONS = """\
 - English only, uncased; the vocabulary and the corpus set what it knows. Biases of the training text
   (Wikipedia or whatever was used, see above) carry over into the representations.
 - The balance weight of the `sigmoid` mode is pushed by its gradient toward the smaller of the two losses;
-  its trajectory (above) is a property of the run to read, not a tuned hyperparameter.
+  its trajectory (above) is a property of the run to read, not a tuned hyperparameter. For a genuinely joint
+  objective use `balance: gradnorm`, which holds the two objectives' gradients at the encoder in a set ratio
+  (`grad_share_mlm` above shows what each run got).
 - Small models and short runs (such as the quickstart's) demonstrate the pipeline only; their numbers say
   nothing about the paper's claims."""
 
@@ -313,6 +315,10 @@ def _objective(config: Mapping, run_config: Mapping) -> str:
             "sigmoid": "`L = s L_jepa + (1 - s) L_mlm`, `s = sigmoid(w)`, `w` learned from 0",
             "uncertainty": "Kendall et al. (2018) log-variances, one per loss",
             "fixed": f"constant `s = {config.get('balance_fixed_weight')}`",
+            "gradnorm": "weights that put the MLM : JEPA gradient norms at the encoder in the ratio "
+            f"{config.get('balance_target_ratio')} (running estimates; GradNorm's fixed point, Chen et al. 2018)",
+            "loss_scale": "each loss over its running mean, weighted "
+            f"`{config.get('balance_fixed_weight')}` (JEPA) against the rest",
         }.get(balance, "")
         rows.append(["balance", f"`{balance}`: {detail}"])
     return "\n".join(_table(["setting", "value"], rows))
@@ -346,6 +352,15 @@ def _trajectory_section(traj: Mapping[str, list], config: Mapping, steps: int | 
                 "rather than balancing the losses."
             )
         lines.append("")
+    share = traj.get("grad_share_mlm") or []
+    if share:
+        (s0, g0), (s1, g1) = share[0], share[-1]
+        lines += [
+            f"The MLM objective's share of the gradient at the encoder's output states (`grad_share_mlm`, "
+            f"weighted norms `g_mlm / (g_mlm + g_jepa)`) went from {_num(g0)} at step {s0} to {_num(g1)} at step "
+            f"{s1}: near 0 or 1 the encoder was trained by one objective alone, whatever `s` says.",
+            "",
+        ]
     lines.append(
         f"Logged values (window averages; {len(steps)} of {len(by_step)} logging steps, evenly spaced, first and "
         "last kept):"
