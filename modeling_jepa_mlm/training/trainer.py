@@ -103,8 +103,8 @@ class JepaMlmTrainer(Trainer):
       logged at every logging step, averaged over the window.
     - A NaN or infinite loss raises `NonFiniteLossError` before the backward pass, so neither the parameters nor
       the checkpoints written so far are touched.
-    Everything else (checkpointing the target encoder and the balance, running estimates included, with the model, optimizer, scheduler,
-    RNG and data position; resuming) is the Trainer's own.
+    Everything else (checkpointing the target encoder and the balance, running estimates included, with the
+    model, optimizer, scheduler, RNG and data position; resuming) is the Trainer's own.
     """
 
     def __init__(self, *args, eval_data_collator=None, **kwargs) -> None:
