@@ -153,7 +153,10 @@ def report(balances: tuple[str, ...]) -> dict:
             continue
         series = {k: [[int(s), round(float(v), 6)] for s, v in traj.get(k, [])] for k in SERIES}
         last = {k: v[-1][1] for k, v in series.items() if v}
+        config = RUNS / f"{balance}.yaml"
         runs[balance] = {
+            "max_steps": yaml.safe_load(config.read_text())["max_steps"] if config.is_file() else None,
+            "finished": (RUNS / balance / "training_summary.json").is_file(),
             "steps_logged": series["mlm_loss"][-1][0] if series["mlm_loss"] else 0,
             "final": last,
             "grad_share_mlm_after_warmup": share_statistics(series["grad_share_mlm"], warmup, SHARE_BAND),
