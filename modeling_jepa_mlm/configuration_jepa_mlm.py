@@ -9,7 +9,9 @@ from transformers import PretrainedConfig
 OBJECTIVES = ("hybrid", "mlm", "jepa")
 JEPA_CONTEXTS = ("blocks", "shared")
 JEPA_LOSSES = ("cosine", "smooth_l1", "mse")
-BALANCES = ("sigmoid", "uncertainty", "fixed")
+BALANCES = ("sigmoid", "uncertainty", "fixed", "gradnorm", "loss_scale")
+# The balances whose weights follow running estimates measured during training (buffers of `JepaMlmBalance`).
+STATEFUL_BALANCES = ("gradnorm", "loss_scale")
 POOLINGS = ("mean", "max", "cls", "first_last_mean")
 HIDDEN_ACTS = ("gelu", "gelu_new", "gelu_pytorch_tanh", "relu", "silu")
 LAYER_NORM_POSITIONS = ("post", "pre")
@@ -35,6 +37,11 @@ def _check_choice(field: str, value: Any, choices: tuple[str, ...]) -> None:
 def _check_positive_int(field: str, value: Any) -> None:
     if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
         raise ValueError(f"JepaMlmConfig.{field}={value!r} is not valid; accepted values: an integer > 0")
+
+
+def _check_positive_number(field: str, value: Any) -> None:
+    if not (isinstance(value, (int, float)) and not isinstance(value, bool) and value > 0):
+        raise ValueError(f"JepaMlmConfig.{field}={value!r} is not valid; accepted values: a number > 0")
 
 
 def _check_range(field: str, value: Any, low: float, high: float) -> None:
@@ -68,10 +75,19 @@ class JepaMlmConfig(PretrainedConfig):
         jepa_target_layers: targets are the average of the top-K target-encoder layers, each layer-normalised
             without affine parameters; 1 is the paper's last layer, data2vec uses 8 of 12.
         smooth_l1_beta: the transition point of the smooth-L1 loss.
-        balance: `sigmoid` (`L = s L_jepa + (1 - s) L_mlm`, `s = sigmoid(w)`, the paper), `uncertainty`
-            (Kendall et al. 2018, one log-variance per loss) or `fixed` (`s = balance_fixed_weight`).
+        balance: `sigmoid` (`L = s L_jepa + (1 - s) L_mlm`, `s = sigmoid(w)`, the paper; the total is linear in
+            `s`, so `w` drifts toward the smaller loss), `uncertainty` (Kendall et al. 2018, one log-variance per
+            loss; settles at weights `1 / L`), `fixed` (`s = balance_fixed_weight`), `gradnorm` (the weights that
+            put the two objectives' gradient norms at the shared encoder in the ratio `balance_target_ratio`, from
+            running estimates; GradNorm's fixed point, Chen et al. 2018) or `loss_scale` (each loss divided by a
+            running mean of itself, then weighted `balance_fixed_weight` : `1 - balance_fixed_weight`).
         balance_init: initial value of the sigmoid logit `w` (0 in the paper, so `s = 0.5`).
-        balance_fixed_weight: the JEPA weight `s` of the `fixed` balance.
+        balance_fixed_weight: the JEPA weight `s` of the `fixed` balance, and of the normalised JEPA loss in
+            `loss_scale`.
+        balance_target_ratio: `gradnorm`: the wanted ratio MLM : JEPA of the weighted gradient norms (1 = equal).
+        balance_ema_decay: `gradnorm` and `loss_scale`: decay of the running estimates (gradient norms, losses),
+            updated after every optimizer step; 0.99 averages over about the last 100 steps.
+        balance_min_weight: `gradnorm`: both weights stay in `[balance_min_weight, 1 - balance_min_weight]`.
         uncertainty_min_log_var: lower bound of the uncertainty log-variances, so a JEPA loss that collapses to
             zero cannot get an unbounded weight (at most `exp(-min)`).
         predictor_hidden_size, predictor_num_hidden_layers, predictor_num_attention_heads,
@@ -107,6 +123,9 @@ class JepaMlmConfig(PretrainedConfig):
         balance: str = "sigmoid",
         balance_init: float = 0.0,
         balance_fixed_weight: float = 0.5,
+        balance_target_ratio: float = 1.0,
+        balance_ema_decay: float = 0.99,
+        balance_min_weight: float = 0.001,
         uncertainty_min_log_var: float = -4.0,
         predictor_hidden_size: int = 256,
         predictor_num_hidden_layers: int = 2,
@@ -141,6 +160,9 @@ class JepaMlmConfig(PretrainedConfig):
         self.balance = balance
         self.balance_init = balance_init
         self.balance_fixed_weight = balance_fixed_weight
+        self.balance_target_ratio = balance_target_ratio
+        self.balance_ema_decay = balance_ema_decay
+        self.balance_min_weight = balance_min_weight
         self.uncertainty_min_log_var = uncertainty_min_log_var
         self.predictor_hidden_size = predictor_hidden_size
         self.predictor_num_hidden_layers = predictor_num_hidden_layers
@@ -200,10 +222,10 @@ class JepaMlmConfig(PretrainedConfig):
         _check_range("hidden_dropout_prob", self.hidden_dropout_prob, 0.0, 1.0)
         _check_range("attention_probs_dropout_prob", self.attention_probs_dropout_prob, 0.0, 1.0)
         _check_range("balance_fixed_weight", self.balance_fixed_weight, 0.0, 1.0)
-        if not (isinstance(self.smooth_l1_beta, (int, float)) and self.smooth_l1_beta > 0):
-            raise ValueError(
-                f"JepaMlmConfig.smooth_l1_beta={self.smooth_l1_beta!r} is not valid; accepted values: a number > 0"
-            )
+        _check_range("balance_ema_decay", self.balance_ema_decay, 0.0, 0.999999)
+        _check_range("balance_min_weight", self.balance_min_weight, 0.0, 0.49)
+        _check_positive_number("balance_target_ratio", self.balance_target_ratio)
+        _check_positive_number("smooth_l1_beta", self.smooth_l1_beta)
         for field in ("pad_token_id", "mask_token_id"):
             value = getattr(self, field)
             if not (isinstance(value, int) and 0 <= value < self.vocab_size):

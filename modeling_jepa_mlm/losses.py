@@ -1,7 +1,9 @@
-"""The JEPA target normalisation, the JEPA losses and the three balance formulas, as pure functions."""
+"""The JEPA target normalisation, the JEPA losses, the balance formulas and their running estimates, as pure
+functions."""
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Sequence
 
 import torch
@@ -102,8 +104,89 @@ def uncertainty_balance(
 
 
 def fixed_balance(
-    jepa_loss: torch.Tensor, mlm_loss: torch.Tensor, weight: float
+    jepa_loss: torch.Tensor, mlm_loss: torch.Tensor, weight: float | torch.Tensor
 ) -> tuple[torch.Tensor, torch.Tensor]:
-    """`L = a L_jepa + (1 - a) L_mlm` with a constant `a`, for ablations. Returns (total, `a`)."""
+    """`L = a L_jepa + (1 - a) L_mlm` with a constant `a` (the `fixed` balance, for ablations; also the combination
+    of the `gradnorm` balance, whose `a` comes from `gradient_ratio_weight`). Returns (total, `a`)."""
     a = torch.as_tensor(weight, dtype=jepa_loss.dtype, device=jepa_loss.device)
     return a * jepa_loss + (1.0 - a) * mlm_loss, a
+
+
+def running_mean(
+    estimate: torch.Tensor, value: torch.Tensor, decay: float, num_updates: torch.Tensor
+) -> torch.Tensor:
+    """One step of an exponential moving average, `m <- decay m + (1 - decay) x`, started at the first value
+    (`m <- x` when `num_updates == 0`), so no bias correction is needed. A non-finite `x` leaves `m` unchanged
+    (a branch without gradient in one step must not poison the estimate), decided without a device sync.
+
+    Args:
+        estimate, value: tensors of one shape (here (2,): `[jepa, mlm]`).
+        num_updates: 0-d long, how many values `estimate` has absorbed.
+
+    Returns:
+        the new estimate, same shape.
+    """
+    mixed = torch.where(num_updates > 0, decay * estimate + (1.0 - decay) * value, value)
+    return torch.where(torch.isfinite(value), mixed, estimate)
+
+
+def gradient_ratio_weight(
+    log_grad_norms: torch.Tensor, target_ratio: float = 1.0, min_weight: float = 0.001
+) -> torch.Tensor:
+    """The JEPA weight `a` that makes the weighted gradient norms at the shared encoder hit a target ratio.
+
+    With `G_j = ||dL_jepa/dH||` and `G_m = ||dL_mlm/dH||` (unweighted, `H` the encoder's output states) and the
+    total `L = a L_jepa + (1 - a) L_mlm`, the weighted norms are `a G_j` and `(1 - a) G_m`. Asking
+    `(1 - a) G_m = rho a G_j` (MLM : JEPA = `rho` : 1) gives
+
+        `a = G_m / (G_m + rho G_j) = sigmoid(log G_m - log G_j - log rho)`,
+
+    clipped to `[min_weight, 1 - min_weight]` so neither objective is ever switched off. This is the fixed point of
+    GradNorm (Chen et al. 2018, "GradNorm: Gradient Normalization for Adaptive Loss Balancing in Deep
+    Multitask Networks", eq. 2 with asymmetry `alpha = 0`: equal weighted norms, here in ratio `rho`) solved in
+    closed form from running estimates of the two norms instead of approached by a gradient step on the
+    weights; GradNorm measures at the last shared layer's weights, this at the shared encoder's output states.
+
+    Args:
+        log_grad_norms: (2,) `[log G_j, log G_m]`, running estimates (see `running_mean`); any common scale of
+            the two norms (gradient accumulation, a loss scaler) cancels.
+        target_ratio: `rho`, the wanted MLM : JEPA ratio of the weighted norms.
+        min_weight: the bound on both weights.
+
+    Returns:
+        0-d `a`, the JEPA weight (the MLM weight is `1 - a`), with no gradient.
+    """
+    log_ratio = log_grad_norms[1] - log_grad_norms[0] - math.log(target_ratio)
+    return torch.sigmoid(log_ratio.detach()).clamp(min_weight, 1.0 - min_weight)
+
+
+def loss_scale_balance(
+    jepa_loss: torch.Tensor, mlm_loss: torch.Tensor, scales: torch.Tensor, weight: float = 0.5
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Each loss divided by a running estimate of its own scale: `L = a L_jepa / m_j + (1 - a) L_mlm / m_m`.
+
+    `m_j`, `m_m` are running means of the detached losses (`running_mean`), so each normalised loss is about 1
+    and the constant `a` is the JEPA term's share of the total whatever the losses' units (a cosine in [0, 2]
+    against a cross-entropy of several nats). The gradient is `a grad L_j / m_j + ...`, about `a grad log L_j`:
+    the weighting Kendall et al.'s `uncertainty` balance reaches at its optimum (`1 / L`), without its learned
+    parameters and with a share set by hand. The loss-ratio normalisation is that of CoV-weighting (Groenendijk
+    et al. 2021, "Multi-Loss Weighting with Coefficient of Variations", `L_t / mu_{L,t-1}`) with fixed weights.
+
+    Args:
+        scales: (2,) `[m_j, m_m]`, positive, no gradient.
+        weight: `a`.
+
+    Returns:
+        (total loss, the effective JEPA weight `(a / m_j) / (a / m_j + (1 - a) / m_m)`), both scalars.
+    """
+    multipliers = torch.stack([torch.as_tensor(weight), torch.as_tensor(1.0 - weight)]).to(scales) / scales
+    multipliers = multipliers.detach()
+    total = multipliers[0] * jepa_loss + multipliers[1] * mlm_loss
+    return total, multipliers[0] / multipliers.sum()
+
+
+def gradient_share(grad_mlm: torch.Tensor, grad_jepa: torch.Tensor) -> torch.Tensor:
+    """The MLM objective's share of the gradient at the shared encoder, `g_m / (g_m + g_j)`, from the weighted
+    gradient norms of the two branches (0.5 when both are zero)."""
+    total = grad_mlm + grad_jepa
+    return torch.where(total > 0, grad_mlm / total.clamp_min(torch.finfo(total.dtype).tiny), 0.5)

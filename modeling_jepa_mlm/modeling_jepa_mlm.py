@@ -35,9 +35,19 @@ from transformers.modeling_outputs import (
 from transformers.modeling_utils import ALL_ATTENTION_FUNCTIONS
 from transformers.utils import ModelOutput, can_return_tuple
 
-from .configuration_jepa_mlm import JepaMlmConfig
+from .configuration_jepa_mlm import STATEFUL_BALANCES, JepaMlmConfig
 from .ema import ema_update_
-from .losses import fixed_balance, jepa_loss, normalize_targets, sigmoid_balance, uncertainty_balance
+from .losses import (
+    fixed_balance,
+    gradient_ratio_weight,
+    gradient_share,
+    jepa_loss,
+    loss_scale_balance,
+    normalize_targets,
+    running_mean,
+    sigmoid_balance,
+    uncertainty_balance,
+)
 from .pooling import POOLERS_NEEDING_HIDDEN_STATES, get_pooler
 
 logger = logging.getLogger(__name__)
@@ -269,10 +279,13 @@ class JepaMlmPreTrainedModel(PreTrainedModel):
         super()._init_weights(module)
         if isinstance(module, JepaMlmPredictor) and module.mask_token is not None:
             init.normal_(module.mask_token, std=self.config.initializer_range)
-        elif isinstance(module, JepaMlmBalance) and module.logit is not None:
-            init.constant_(module.logit, self.config.balance_init)
-        elif isinstance(module, JepaMlmBalance) and module.log_vars is not None:
-            init.zeros_(module.log_vars)
+        elif isinstance(module, JepaMlmBalance):
+            if module.logit is not None:
+                init.constant_(module.logit, self.config.balance_init)
+            if module.log_vars is not None:
+                init.zeros_(module.log_vars)
+            for buffer in module.buffers(recurse=False):  # the running estimates start empty
+                init.zeros_(buffer)
         elif isinstance(module, JepaMlmLMHead):
             init.zeros_(module.bias)
 
@@ -449,19 +462,58 @@ class JepaMlmPredictor(nn.Module):
         return self.proj(self.norm(x))
 
 
+# What one training forward records about the two branches (see `JepaMlmBalance.measurements`): the norms of
+# the gradients reaching the encoder states each branch reads, and the gradients reaching each loss and the total.
+GRADIENT_RECORD_KEYS = ("grad_jepa", "grad_mlm", "dloss_jepa", "dloss_mlm", "dloss_total")
+
+
 class JepaMlmBalance(nn.Module):
-    """The learnable balance between the two losses: one logit (`sigmoid`), two log-variances (`uncertainty`),
-    or a constant (`fixed`). Its parameters are never weight-decayed (see the trainer)."""
+    """The balance between the two losses: one logit (`sigmoid`), two log-variances (`uncertainty`), a constant
+    (`fixed`), or running estimates (`gradnorm`: the two gradient norms at the encoder; `loss_scale`: the two
+    losses). Its parameters are never weight-decayed (see the trainer); its running estimates are persistent
+    buffers, so a checkpoint's `model.safetensors` carries them and a resumed run continues exactly.
+
+    Gradient measurement (every balance). While recording (`start_recording()`, which the trainer calls), every
+    training forward appends a record whose tensor hooks, during the ordinary backward pass, store
+    `||dL/dH_mlm||` and `||dL/dH_jepa||`: the norms of the gradient of the backpropagated loss with respect to the
+    encoder's last hidden states as each head reads them (`blocks`: the masked-sequence pass for MLM, the context
+    pass for JEPA; `shared`: two views of the one pass, so the branches stay apart), plus `dL/dL_jepa`,
+    `dL/dL_mlm` and `dL/dL_total`. The cost is two vector norms over (B, L, D) states and three scalars a step,
+    no extra backward and no device sync; the hooks read the gradients and never change them, so training is
+    bit-identical with or without them. `measurements()` turns the records into the weighted norms (what each
+    term contributes; the common scale of gradient accumulation cancels through `dL/dL_total`), the MLM share and
+    the unweighted norms `||dL_x/dH||` that `gradnorm` tracks.
+
+    Why the hidden states are a faithful proxy: every gradient either objective sends into the encoder's
+    parameters passes through these states (`dL/dtheta = (dH/dtheta)^T dL/dH`), so with the encoder's Jacobian
+    common to both terms their ratio at `H` sets the ratio of the encoder updates, up to how the two directions
+    align with that Jacobian. Measuring at the parameters instead would take one more backward per objective.
+    """
 
     def __init__(self, config: JepaMlmConfig) -> None:
         super().__init__()
         self.mode = config.balance
         self.fixed_weight = config.balance_fixed_weight
         self.min_log_var = config.uncertainty_min_log_var
+        self.target_ratio = config.balance_target_ratio
+        self.ema_decay = config.balance_ema_decay
+        self.min_weight = config.balance_min_weight
         self.logit = (
             nn.Parameter(torch.full((), float(config.balance_init))) if self.mode == "sigmoid" else None
         )
         self.log_vars = nn.Parameter(torch.zeros(2)) if self.mode == "uncertainty" else None
+        if self.mode == "gradnorm":
+            self.register_buffer("log_grad_norms", torch.zeros(2))  # running `[log G_j, log G_m]`
+        if self.mode == "loss_scale":
+            self.register_buffer("loss_scales", torch.zeros(2))  # running `[L_jepa, L_mlm]`
+        if self.is_stateful:
+            self.register_buffer("num_updates", torch.zeros((), dtype=torch.long))
+        self.records: list[dict[str, torch.Tensor]] | None = None
+
+    @property
+    def is_stateful(self) -> bool:
+        """True when the weights follow running estimates that `update_` must be fed after every step."""
+        return self.mode in STATEFUL_BALANCES
 
     def forward(self, jepa: torch.Tensor, mlm: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Returns (total loss, JEPA weight)."""
@@ -469,7 +521,95 @@ class JepaMlmBalance(nn.Module):
             return sigmoid_balance(jepa, mlm, self.logit)
         if self.mode == "uncertainty":
             return uncertainty_balance(jepa, mlm, self.log_vars, self.min_log_var)
+        if self.mode == "gradnorm":
+            return fixed_balance(
+                jepa, mlm, gradient_ratio_weight(self.log_grad_norms, self.target_ratio, self.min_weight)
+            )
+        if self.mode == "loss_scale":
+            # Before the first update the scales are this batch's own losses (each normalised loss is 1).
+            measured = torch.stack([jepa.detach(), mlm.detach()]).float()
+            scales = torch.where(self.num_updates > 0, self.loss_scales, measured)
+            return loss_scale_balance(jepa, mlm, scales, self.fixed_weight)
         return fixed_balance(jepa, mlm, self.fixed_weight)
+
+    @torch.no_grad()
+    def update_(self, grad_norms: torch.Tensor, losses: torch.Tensor) -> None:
+        """Fold one optimizer step's measurements into the running estimates (a no-op for stateless balances).
+
+        Args:
+            grad_norms: (2,) unweighted `[||dL_jepa/dH||, ||dL_mlm/dH||]` of the step (`measurements()`), already
+                averaged over micro-batches and, under DDP, over processes so that every rank agrees.
+            losses: (2,) `[L_jepa, L_mlm]` of the step, averaged likewise.
+        """
+        if self.mode == "gradnorm":
+            self.log_grad_norms.copy_(
+                running_mean(self.log_grad_norms, grad_norms.float().log(), self.ema_decay, self.num_updates)
+            )
+        elif self.mode == "loss_scale":
+            self.loss_scales.copy_(
+                running_mean(self.loss_scales, losses.float(), self.ema_decay, self.num_updates)
+            )
+        else:
+            return
+        self.num_updates += 1
+
+    def start_recording(self) -> None:
+        """Record the branches' gradients at every training forward from now on (see the class docstring)."""
+        self.records = []
+
+    def new_record(self) -> dict[str, torch.Tensor] | None:
+        """A fresh record for this forward's hooks, or None when not recording."""
+        if self.records is None or not (self.training and torch.is_grad_enabled()):
+            return None
+        record: dict[str, torch.Tensor] = {}
+        self.records.append(record)
+        return record
+
+    def measurements(self) -> dict[str, torch.Tensor] | None:
+        """Drain the records of the backward passes since the last call (one optimizer step's micro-batches).
+
+        Returns:
+            None when no record is complete; else (n,) float32 tensors over the n micro-batches: `grad_norm_jepa`,
+            `grad_norm_mlm` (weighted: `||dL/dH_x|| / (dL/dL_total)`, each term's contribution to the gradient of
+            the balanced loss), `grad_share_mlm` (`g_mlm / (g_mlm + g_jepa)`), `raw_grad_jepa`, `raw_grad_mlm`
+            (unweighted `||dL_x/dH||`; NaN where a weight is 0), `jepa_loss`, `mlm_loss`.
+        """
+        if not self.records:
+            return None
+        records, self.records = self.records, []
+        complete = [
+            r for r in records if all(k in r for k in (*GRADIENT_RECORD_KEYS, "jepa_loss", "mlm_loss"))
+        ]
+        if not complete:
+            return None
+        stacked = {k: torch.stack([r[k] for r in complete]).float() for k in complete[0]}
+        weighted_jepa = stacked["grad_jepa"] / stacked["dloss_total"]
+        weighted_mlm = stacked["grad_mlm"] / stacked["dloss_total"]
+        return {
+            "grad_norm_jepa": weighted_jepa,
+            "grad_norm_mlm": weighted_mlm,
+            "grad_share_mlm": gradient_share(weighted_mlm, weighted_jepa),
+            "raw_grad_jepa": stacked["grad_jepa"] / stacked["dloss_jepa"],
+            "raw_grad_mlm": stacked["grad_mlm"] / stacked["dloss_mlm"],
+            "jepa_loss": stacked["jepa_loss"],
+            "mlm_loss": stacked["mlm_loss"],
+        }
+
+
+def _watch_norm(hidden: torch.Tensor, record: dict | None, key: str) -> torch.Tensor:
+    """`hidden` itself, or a view of it whose gradient's norm the backward pass stores in `record[key]`; a view, so
+    a tensor read by two heads gets one hook per head. The hook returns None: the gradient is left untouched."""
+    if record is None:
+        return hidden
+    view = hidden.view_as(hidden)
+    view.register_hook(lambda grad: record.__setitem__(key, grad.detach().float().norm()))
+    return view
+
+
+def _watch_value(loss: torch.Tensor, record: dict | None, key: str) -> None:
+    """Store `dL/dloss` (a scalar: the weight the backpropagated total gives `loss`) in `record[key]`."""
+    if record is not None:
+        loss.register_hook(lambda grad: record.__setitem__(key, grad.detach().float()))
 
 
 @dataclass
@@ -686,27 +826,40 @@ class JepaMlmForPreTraining(JepaMlmPreTrainedModel):
 
         mlm_loss = mlm_accuracy = jepa = target_std = prediction_std = None
         online_hidden = None
+        # Gradient measurement of the two branches (hybrid, training, while the trainer records); see JepaMlmBalance.
+        record = self.balance.new_record() if self.balance is not None else None
         if config.has_mlm or (config.has_jepa and not blocks):
             # 1. Online pass over the BERT-masked sequence (the MLM branch; also the JEPA context in `shared`).
             online_hidden = self.jepa_mlm(
                 input_ids, attention_mask, token_type_ids
             ).last_hidden_state  # (B, L, D)
             if config.has_mlm:
-                mlm_loss, mlm_accuracy = self._mlm_loss(online_hidden, labels)
+                mlm_loss, mlm_accuracy = self._mlm_loss(
+                    _watch_norm(online_hidden, record, "grad_mlm"), labels
+                )
 
         if config.has_jepa:
             # 2. Targets: the EMA encoder on the clean sequence, no gradient.
             if blocks:
                 targets = self._targets(clean_input_ids, attention_mask, token_type_ids)  # (B, L, D)
                 predictions, target_values = self._predict_blocks(
-                    clean_input_ids, attention_mask, token_type_ids, context_mask, target_masks, targets
+                    clean_input_ids,
+                    attention_mask,
+                    token_type_ids,
+                    context_mask,
+                    target_masks,
+                    targets,
+                    record,
                 )
             else:
                 # 3. `shared`: the predictor reads the whole masked-sequence pass; targets at the MLM positions.
                 positions = torch.arange(input_ids.shape[1], device=input_ids.device).expand_as(input_ids)
                 selected = labels != -100  # (B, L)
                 predictions = self.predictor(
-                    online_hidden, positions, attention_mask.bool(), output_mask=selected
+                    _watch_norm(online_hidden, record, "grad_jepa"),
+                    positions,
+                    attention_mask.bool(),
+                    output_mask=selected,
                 )  # (N, D)
                 target_values = self._targets_at(
                     clean_input_ids, attention_mask, token_type_ids, selected
@@ -717,6 +870,10 @@ class JepaMlmForPreTraining(JepaMlmPreTrainedModel):
         balance_weight = None
         if config.objective == "hybrid":
             loss, balance_weight = self.balance(jepa, mlm_loss)
+            if record is not None:
+                record.update(jepa_loss=jepa.detach().float(), mlm_loss=mlm_loss.detach().float())
+                for value, key in ((jepa, "dloss_jepa"), (mlm_loss, "dloss_mlm"), (loss, "dloss_total")):
+                    _watch_value(value, record, key)
         else:
             loss = mlm_loss if config.objective == "mlm" else jepa
         return JepaMlmPreTrainingOutput(
@@ -737,9 +894,11 @@ class JepaMlmForPreTraining(JepaMlmPreTrainedModel):
         context_mask: torch.Tensor,
         target_masks: torch.Tensor,
         targets: torch.Tensor,
+        record: dict | None = None,
     ) -> tuple[torch.Tensor, torch.Tensor]:
         """`blocks` mode (I-JEPA): the online encoder reads only the context tokens; the predictor reads them
-        plus mask tokens at one target block's positions, once per block.
+        plus mask tokens at one target block's positions, once per block. `record`: where the context states'
+        gradient norm goes (`JepaMlmBalance`).
 
         Returns:
             predictions (N, D) and targets (N, D) over every valid target token of every block.
@@ -752,6 +911,7 @@ class JepaMlmForPreTraining(JepaMlmPreTrainedModel):
         context = self.jepa_mlm(
             clean_input_ids.gather(1, ctx_idx), ctx_valid.long(), ctx_types, position_ids=ctx_idx
         ).last_hidden_state  # (B, Mc, D)
+        context = _watch_norm(context, record, "grad_jepa")
         # 3b. Predictor, the K blocks batched as B*K rows (row b*K + k is block k of sequence b).
         tgt_idx, tgt_valid = gather_tokens(target_masks.reshape(batch * num_blocks, -1).bool())  # (B*K, Mt)
         predictions = self.predictor(

@@ -538,3 +538,20 @@ def test_a_user_task_is_named_as_its_spec_names_it(export):
     mine = [r for r in card.data.eval_results if r.dataset_name == "My STS (local files)"]
     assert {(r.metric_type, r.dataset_split) for r in mine} == {("spearmanr", "dev")}
     assert {r.dataset_name for r in card.data.eval_results} - {"My STS (local files)"} == {"GLUE SST-2"}
+
+
+def test_card_reports_the_gradient_share_and_the_gradnorm_balance(tmp_path, export):
+    summary = json.loads((export / "training_summary.json").read_text())
+    summary["trajectory"] = {**TRAJ, "grad_share_mlm": [[10, 0.9812], [20, 0.5123], [30, 0.4871]]}
+    (export / "training_summary.json").write_text(json.dumps(summary))
+    config = json.loads((export / "config.json").read_text())
+    (export / "config.json").write_text(
+        json.dumps({**config, "balance": "gradnorm", "balance_target_ratio": 1.0})
+    )
+    card = render_card(export)
+    assert "went from 0.9812 at step 10 to 0.4871 at step 30" in card
+    header = next(line for line in card.splitlines() if line.startswith("| step |"))
+    assert "grad_share_mlm" in header.split("|")[-3]  # its column, before ema_momentum
+    assert (
+        "`gradnorm`: weights that put the MLM : JEPA gradient norms at the encoder in the ratio 1.0" in card
+    )

@@ -25,7 +25,10 @@ from modeling_jepa_mlm.modeling_jepa_mlm import gather_tokens
         ("objective", "contrastive", "hybrid, mlm, jepa"),
         ("jepa_context", "full", "blocks, shared"),
         ("jepa_loss", "l1", "cosine, smooth_l1, mse"),
-        ("balance", "softmax", "sigmoid, uncertainty, fixed"),
+        ("balance", "softmax", "sigmoid, uncertainty, fixed, gradnorm, loss_scale"),
+        ("balance_target_ratio", 0, "a number > 0"),
+        ("balance_ema_decay", 1.0, r"a number in \[0.0, 0.999999\]"),
+        ("balance_min_weight", 0.5, r"a number in \[0.0, 0.49\]"),
         ("pooling", "median", "mean, max, cls, first_last_mean"),
         ("layer_norm_position", "sandwich", "post, pre"),
         ("hidden_size", 30, "a multiple of num_attention_heads=4"),
@@ -330,3 +333,55 @@ def test_pretraining_output_reports_mlm_top1_accuracy(tiny_config):
     selected = batch["labels"] != -100
     expected = (full[selected].argmax(-1) == batch["labels"][selected]).float().mean()
     torch.testing.assert_close(out.mlm_accuracy, expected)
+
+
+@pytest.mark.parametrize("context", ["blocks", "shared"])
+def test_gradient_records_equal_each_branch_gradient_and_change_nothing(tiny_config, context):
+    """The hooks' norms are `||dL_x/dH||` of each branch's encoder states (computed here by autograd on the
+    encoder outputs), weighted by the balance; and the parameters' gradients are bit-identical without them."""
+    config = tiny_config(jepa_context=context, balance="fixed", balance_fixed_weight=0.3)
+    batch = make_batch(config)
+    torch.manual_seed(0)
+    model = JepaMlmForPreTraining(config).train()
+    states = []
+    handle = model.jepa_mlm.register_forward_hook(lambda m, i, out: states.append(out.last_hidden_state))
+    out = model(**batch)
+    handle.remove()
+    mlm_states, jepa_states = states[0], states[-1]  # blocks: masked pass, context pass; shared: one pass
+    g_mlm = torch.autograd.grad(out.mlm_loss, mlm_states, retain_graph=True)[0].norm()
+    g_jepa = torch.autograd.grad(out.jepa_loss, jepa_states, retain_graph=True)[0].norm()
+    trained = [p for p in model.parameters() if p.requires_grad]
+    plain = torch.autograd.grad(out.loss, trained, allow_unused=True)
+
+    model.balance.start_recording()
+    out = model(**batch)
+    (out.loss / 4).backward()  # as under 4 gradient-accumulation steps: the common scale cancels
+    measured = model.balance.measurements()
+    torch.testing.assert_close(measured["raw_grad_mlm"], g_mlm.reshape(1))
+    torch.testing.assert_close(measured["raw_grad_jepa"], g_jepa.reshape(1))
+    torch.testing.assert_close(measured["grad_norm_mlm"], 0.7 * g_mlm.reshape(1))
+    torch.testing.assert_close(measured["grad_norm_jepa"], 0.3 * g_jepa.reshape(1))
+    for p, g in zip(trained, plain):
+        if g is not None:
+            assert torch.equal(p.grad, g / 4)
+    with torch.no_grad():
+        model(**batch)
+    model.eval()
+    model(**batch).loss.backward()
+    assert model.balance.measurements() is None  # evaluation forwards record nothing
+
+
+@pytest.mark.parametrize("balance,buffers", [("gradnorm", "log_grad_norms"), ("loss_scale", "loss_scales")])
+def test_balance_running_estimates_round_trip_through_save_pretrained(
+    tmp_path, tiny_config, balance, buffers
+):
+    model = JepaMlmForPreTraining(tiny_config(balance=balance))
+    assert model.balance.num_updates.item() == 0 and model.balance.get_buffer(buffers).tolist() == [0.0, 0.0]
+    model.balance.update_(torch.tensor([0.02, 5.0]), torch.tensor([0.4, 7.0]))
+    model.balance.update_(torch.tensor([0.03, 4.0]), torch.tensor([0.3, 6.0]))
+    model.save_pretrained(tmp_path)
+    loaded = JepaMlmForPreTraining.from_pretrained(tmp_path)
+    assert loaded.balance.num_updates.item() == 2
+    assert torch.equal(loaded.balance.get_buffer(buffers), model.balance.get_buffer(buffers))
+    batch = make_batch(model.config)
+    assert torch.equal(loaded.train()(**batch).balance_weight, model.train()(**batch).balance_weight)

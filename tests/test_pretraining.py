@@ -107,8 +107,12 @@ def test_tiny_run_learns_logs_and_exports(tmp_path, corpus, tokenizer_dir, arm):
         momenta = [m for _, m in traj["ema_momentum"]]
         assert momenta == sorted(momenta) and momenta[0] >= 0.996 and momenta[-1] == pytest.approx(1.0)
         assert all(v > 0 for _, v in traj["target_std"])
+        # every hybrid run logs each objective's gradient at the encoder and the MLM share of it
+        assert [s for s, _ in traj["grad_share_mlm"]] == [10, 20, 30, 40]
+        assert all(0 < v < 1 for _, v in traj["grad_share_mlm"])
+        assert all(v > 0 for key in ("grad_norm_mlm", "grad_norm_jepa") for _, v in traj[key])
     else:
-        assert not traj["jepa_loss"] and not traj["balance_weight"]
+        assert not traj["jepa_loss"] and not traj["balance_weight"] and not traj["grad_share_mlm"]
     for name in (
         "config.json",
         "model.safetensors",
@@ -149,9 +153,20 @@ SCHEDULES = {
 }
 
 
-@pytest.mark.parametrize("schedule", list(SCHEDULES))
-def test_resume_matches_uninterrupted_run(tmp_path, corpus, tokenizer_dir, schedule):
-    model = {**ARMS["hybrid"], "hidden_dropout_prob": 0.1, "layer_norm_position": "pre"}
+# The balance state each mode keeps in model.safetensors: a learned parameter or running estimates (buffers).
+BALANCE_STATE = {
+    "sigmoid": "balance.logit",
+    "gradnorm": "balance.log_grad_norms",
+    "loss_scale": "balance.loss_scales",
+}
+
+
+@pytest.mark.parametrize(
+    "schedule,balance",
+    [(schedule, "sigmoid") for schedule in SCHEDULES] + [("linear", "gradnorm"), ("linear", "loss_scale")],
+)
+def test_resume_matches_uninterrupted_run(tmp_path, corpus, tokenizer_dir, schedule, balance):
+    model = {**ARMS["hybrid"], "hidden_dropout_prob": 0.1, "layer_norm_position": "pre", "balance": balance}
     full = tmp_path / "full"
     common = dict(max_steps=8, save_strategy="steps", save_steps=4, logging_steps=4, **SCHEDULES[schedule])
     run_pretraining.main(_argv(corpus, tokenizer_dir, full, model, **common))
@@ -168,11 +183,14 @@ def test_resume_matches_uninterrupted_run(tmp_path, corpus, tokenizer_dir, sched
     a = load_file(full / "checkpoint-8" / "model.safetensors")
     b = load_file(resumed / "checkpoint-8" / "model.safetensors")
     assert a.keys() == b.keys()
-    assert any(k.startswith("target_encoder.") for k in a) and "balance.logit" in a
+    state = BALANCE_STATE[balance]
+    assert any(k.startswith("target_encoder.") for k in a) and state in a
     for key in a:
         torch.testing.assert_close(b[key], a[key], rtol=1e-5, atol=1e-6, msg=key)
     start = load_file(full / "checkpoint-4" / "model.safetensors")
-    assert not torch.equal(start["balance.logit"], a["balance.logit"])  # it did train past the checkpoint
+    assert not torch.equal(start[state], a[state])  # it did train past the checkpoint
+    if balance != "sigmoid":  # one update of the running estimates per optimizer step, resumed included
+        assert start["balance.num_updates"].item() == 4 and b["balance.num_updates"].item() == 8
     lrs = [
         json.loads((d / "checkpoint-8" / "trainer_state.json").read_text())["log_history"]
         for d in (full, resumed)
@@ -220,8 +238,11 @@ def test_evaluation_reports_held_out_mlm_loss_and_accuracy_at_a_fixed_masking_ra
 def test_two_processes_keep_identical_encoders(tmp_path, corpus, tokenizer_dir):
     # `accelerate launch --cpu` starts a single process (its simple launcher); torchrun starts two CPU ranks that
     # the Trainer's Accelerator joins with the gloo backend, exactly as `accelerate launch --multi_gpu` does on GPUs.
+    # The `gradnorm` balance's running estimates are measured on each rank's own batch: the ranks agree on them
+    # only because the trainer averages the measurements over processes before every update.
     out = tmp_path / "ddp"
-    argv = _argv(corpus, tokenizer_dir, out, ARMS["hybrid"], max_steps=6, per_device_train_batch_size=4)
+    model = {**ARMS["hybrid"], "balance": "gradnorm"}
+    argv = _argv(corpus, tokenizer_dir, out, model, max_steps=6, per_device_train_batch_size=4)
     cmd = [
         sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_port", "29517",
         str(ROOT / "tests" / "scripts" / "ddp_train.py"), *argv,
@@ -239,6 +260,8 @@ def test_two_processes_keep_identical_encoders(tmp_path, corpus, tokenizer_dir):
     online = r0["state"]["jepa_mlm.layers.0.attention.qkv.weight"]
     target = r0["state"]["target_encoder.layers.0.attention.qkv.weight"]
     assert not torch.equal(online, target)  # the EMA target lags the online encoder
+    assert r0["state"]["balance.num_updates"].item() == 6
+    assert torch.equal(r0["state"]["balance.log_grad_norms"], r1["state"]["balance.log_grad_norms"])
 
 
 def test_non_finite_loss_stops_with_clear_error_and_keeps_checkpoints(
@@ -272,6 +295,11 @@ def test_non_finite_loss_stops_with_clear_error_and_keeps_checkpoints(
         ({"train_file": None, "dataset_name": "/nonexistent/dataset_dir"}, FileNotFoundError, "nonexistent"),
         ({"text_column": "body"}, ValueError, r"body.*text"),
         ({"model_config": json.dumps({**TINY_MODEL, "vocab_size": 20})}, ValueError, r"vocab"),
+        (
+            {"model_config": json.dumps({**TINY_MODEL, "balance": "gradnrom"})},
+            ValueError,
+            r"balance='gradnrom'.*sigmoid, uncertainty, fixed, gradnorm, loss_scale",
+        ),
     ],
 )
 def test_bad_input_fails_before_training(tmp_path, corpus, tokenizer_dir, overrides, error, match):

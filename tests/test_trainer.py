@@ -44,13 +44,17 @@ def _trainer(tmp_path, config, **overrides) -> JepaMlmTrainer:
     return JepaMlmTrainer(model=model, args=args, train_dataset=_Batches(config), data_collator=_stack)
 
 
-def test_balance_has_its_own_group_without_weight_decay(tmp_path, tiny_config):
-    trainer = _trainer(tmp_path, tiny_config())
+@pytest.mark.parametrize("balance,names", [("sigmoid", ["logit"]), ("uncertainty", ["log_vars"])])
+def test_balance_is_never_weight_decayed(tmp_path, tiny_config, balance, names):
+    # One rule (`get_decay_parameter_names`) and the Trainer's own grouping: no optimizer regrouping of ours.
+    trainer = _trainer(tmp_path, tiny_config(balance=balance))
     optimizer = trainer.create_optimizer()
-    balance = trainer.model.balance.logit
-    groups = [g for g in optimizer.param_groups if any(p is balance for p in g["params"])]
-    assert len(groups) == 1 and groups[0]["params"] == [balance] and groups[0]["weight_decay"] == 0.0
+    assert [n for n, _ in trainer.model.balance.named_parameters()] == names
+    for p in trainer.model.balance.parameters():
+        groups = [g for g in optimizer.param_groups if any(q is p for q in g["params"])]
+        assert len(groups) == 1 and groups[0]["weight_decay"] == 0.0
     decayed = {id(p) for g in optimizer.param_groups if g["weight_decay"] > 0 for p in g["params"]}
+    assert decayed and all(g["weight_decay"] == 0.1 for g in optimizer.param_groups if g["weight_decay"] > 0)
     assert id(trainer.model.jepa_mlm.layers[0].attention.qkv.weight) in decayed
     assert id(trainer.model.jepa_mlm.layers[0].attention.qkv.bias) not in decayed
     # The frozen target encoder is not optimised at all.

@@ -8,7 +8,8 @@ Sources, all optional but `config.json`:
 - `config.json`: architecture and objective fields (`JepaMlmConfig`);
 - `run_config.yaml` (written by `run_pretraining.py`): data, masking, EMA schedule, optimisation;
 - `training_summary.json`: steps, tokens seen, estimated FLOPs, wall time and the logged `trajectory`
-  (loss, mlm_loss, jepa_loss, balance_weight, ema_momentum, target_std, prediction_std);
+  (loss, mlm_loss, jepa_loss, balance_weight, ema_momentum, target_std, prediction_std and, for a hybrid, the
+  gradient norms and MLM gradient share at the encoder);
 - `trainer_state.json`: the trajectory's fallback (its `log_history`);
 - the probe's `results.json` (`modeling_jepa_mlm.analysis.results.ProbeRun`): tables with 95 % intervals, the
   paired comparisons with the other probed models, the verdicts on the paper's claims, and the model-index.
@@ -36,13 +37,13 @@ from ..analysis.report import _fmt_cell, _table
 from ..analysis.results import Cell, ProbeRun
 from ..files import CARD_NAME, RESULTS_NAME, RUN_CONFIG_NAME, SUMMARY_NAME, TRAINER_STATE_NAME, is_local
 from ..training.data import BUILTIN_DATASETS
-from ..training.trainer import LOGGED_OUTPUTS
+from ..training.trainer import GRADIENT_LOGS, LOGGED_OUTPUTS
 
 logger = logging.getLogger(__name__)
 
 TEMPLATE_PATH = Path(__file__).resolve().parent / "model_card_template.md"
 # What the trainer logs at every logging step, in the order of the card's trajectory table.
-TRAJECTORY_KEYS = ("loss", *LOGGED_OUTPUTS, "ema_momentum")
+TRAJECTORY_KEYS = ("loss", *LOGGED_OUTPUTS, *GRADIENT_LOGS, "ema_momentum")
 # Columns of the per-task result tables, after the task's own GLUE metrics.
 CARD_METRICS = ("uniformity", "alignment", "effective_rank", "token_probe_acc", "probe_gap", "balance")
 # Rows of the comparison table, after the task's headline GLUE metric.
@@ -51,7 +52,7 @@ MAX_TRAJECTORY_ROWS = 11
 # Trajectory columns that only objectives with a JEPA term (target encoder, EMA) or a balance (hybrid) have; the
 # trainer logs `ema_momentum` for every objective, so the MLM baseline's card must leave these out.
 JEPA_ONLY_KEYS = ("jepa_loss", "ema_momentum", "target_std", "prediction_std")
-HYBRID_ONLY_KEYS = ("balance_weight",)
+HYBRID_ONLY_KEYS = ("balance_weight", *GRADIENT_LOGS)
 # How many trailing components of a local path a card shows (never the machine's absolute path).
 SHOWN_PATH_PARTS = 2
 REQUIRED_METADATA = ("license", "language", "library_name", "pipeline_tag", "tags")
@@ -64,7 +65,9 @@ LIMITATIONS = """\
 - English only, uncased; the vocabulary and the corpus set what it knows. Biases of the training text
   (Wikipedia or whatever was used, see above) carry over into the representations.
 - The balance weight of the `sigmoid` mode is pushed by its gradient toward the smaller of the two losses;
-  its trajectory (above) is a property of the run to read, not a tuned hyperparameter.
+  its trajectory (above) is a property of the run to read, not a tuned hyperparameter. For a genuinely joint
+  objective use `balance: gradnorm`, which holds the two objectives' gradients at the encoder in a set ratio
+  (`grad_share_mlm` above shows what each run got).
 - Small models and short runs (such as the quickstart's) demonstrate the pipeline only; their numbers say
   nothing about the paper's claims."""
 
@@ -303,6 +306,10 @@ def _objective(config: Mapping, run_config: Mapping) -> str:
             "sigmoid": "`L = s L_jepa + (1 - s) L_mlm`, `s = sigmoid(w)`, `w` learned from 0",
             "uncertainty": "Kendall et al. (2018) log-variances, one per loss",
             "fixed": f"constant `s = {config.get('balance_fixed_weight')}`",
+            "gradnorm": "weights that put the MLM : JEPA gradient norms at the encoder in the ratio "
+            f"{config.get('balance_target_ratio')} (running estimates; GradNorm's fixed point, Chen et al. 2018)",
+            "loss_scale": "each loss over its running mean, weighted "
+            f"`{config.get('balance_fixed_weight')}` (JEPA) against the rest",
         }.get(balance, "")
         rows.append(["balance", f"`{balance}`: {detail}"])
     return "\n".join(_table(["setting", "value"], rows))
@@ -336,6 +343,15 @@ def _trajectory_section(traj: Mapping[str, list], config: Mapping, steps: int | 
                 "rather than balancing the losses."
             )
         lines.append("")
+    share = traj.get("grad_share_mlm") or []
+    if share:
+        (s0, g0), (s1, g1) = share[0], share[-1]
+        lines += [
+            f"The MLM objective's share of the gradient at the encoder's output states (`grad_share_mlm`, "
+            f"weighted norms `g_mlm / (g_mlm + g_jepa)`) went from {_num(g0)} at step {s0} to {_num(g1)} at step "
+            f"{s1}: near 0 or 1 the encoder was trained by one objective alone, whatever `s` says.",
+            "",
+        ]
     lines.append(
         f"Logged values (window averages; {len(steps)} of {len(by_step)} logging steps, evenly spaced, first and "
         "last kept):"

@@ -18,6 +18,9 @@ logger = logging.getLogger(__name__)
 BALANCE_PREFIX = "balance."
 # Per-step diagnostics of `JepaMlmPreTrainingOutput` averaged over each logging window.
 LOGGED_OUTPUTS = ("mlm_loss", "mlm_accuracy", "jepa_loss", "balance_weight", "target_std", "prediction_std")
+# The balance's gradient measurements of each optimizer step, per micro-batch, averaged likewise (hybrid only):
+# the weighted norms of the two objectives' gradients at the encoder's states and the MLM share of their sum.
+GRADIENT_LOGS = ("grad_norm_mlm", "grad_norm_jepa", "grad_share_mlm")
 # Held-out diagnostics added to `evaluate()`'s metrics (as `eval_<name>`), averaged over the evaluation batches.
 EVAL_OUTPUTS = ("mlm_loss", "mlm_accuracy", "jepa_loss")
 
@@ -75,14 +78,16 @@ class JepaMlmTrainingArguments(TrainingArguments):
             )
 
 
-class _EmaCallback(TrainerCallback):
-    """Calls the trainer's EMA update right after every optimizer step (before `global_step` is incremented)."""
+class _AfterOptimizerStep(TrainerCallback):
+    """Right after every optimizer step (before `global_step` is incremented, so before any checkpoint of that
+    step): the EMA update of the target encoder, then the balance's measurements and running estimates."""
 
     def __init__(self, trainer: JepaMlmTrainer) -> None:
         self.trainer = trainer
 
     def on_optimizer_step(self, args, state, control, **kwargs):
         self.trainer.update_target_encoder(state.global_step)
+        self.trainer.update_balance()
 
 
 class JepaMlmTrainer(Trainer):
@@ -90,13 +95,16 @@ class JepaMlmTrainer(Trainer):
 
     - After every optimizer step `t` (0-based), the target encoder takes one EMA step with momentum
       `m(t) = ema_momentum(t, max_steps, ...)`, a pure function of the step, so a resumed run continues exactly.
-    - The balance parameters sit in their own parameter group with no weight decay.
-    - `mlm_loss`, `jepa_loss`, `balance_weight`, `target_std`, `prediction_std` (the collapse watch),
-      `ema_momentum` and `tokens_per_second` are logged at every logging step, averaged over the window.
+    - The balance parameters are never weight-decayed (`get_decay_parameter_names`).
+    - After every optimizer step the balance's gradient measurements are read and, for `gradnorm` and
+      `loss_scale`, folded into its running estimates (reduced over processes; see `update_balance`).
+    - `mlm_loss`, `jepa_loss`, `balance_weight`, `target_std`, `prediction_std` (the collapse watch), the gradient
+      shares (`grad_norm_mlm`, `grad_norm_jepa`, `grad_share_mlm`), `ema_momentum` and `tokens_per_second` are
+      logged at every logging step, averaged over the window.
     - A NaN or infinite loss raises `NonFiniteLossError` before the backward pass, so neither the parameters nor
       the checkpoints written so far are touched.
-    Everything else (checkpointing the target encoder and the balance with the model, optimizer, scheduler,
-    RNG and data position; resuming) is the Trainer's own.
+    Everything else (checkpointing the target encoder and the balance, running estimates included, with the
+    model, optimizer, scheduler, RNG and data position; resuming) is the Trainer's own.
     """
 
     def __init__(self, *args, eval_data_collator=None, **kwargs) -> None:
@@ -104,7 +112,10 @@ class JepaMlmTrainer(Trainer):
         held-out masked-token cross-entropy can be measured at one fixed masking rate whatever the training one."""
         super().__init__(*args, **kwargs)
         self.eval_data_collator = eval_data_collator
-        self.add_callback(_EmaCallback(self))
+        self.add_callback(_AfterOptimizerStep(self))
+        balance = getattr(self._pretraining_model(), "balance", None)
+        if balance is not None:
+            balance.start_recording()
         self._window: dict[str, torch.Tensor] = {}
         self._window_steps = 0
         self._window_tokens: torch.Tensor | int = 0
@@ -130,27 +141,27 @@ class JepaMlmTrainer(Trainer):
         if getattr(model, "target_encoder", None) is not None:
             model.update_target_encoder_(self.current_ema_momentum(step))
 
-    def get_decay_parameter_names(self, model: nn.Module) -> list[str]:
-        """transformers' rule (no decay on biases and norms), and never on the balance."""
-        return [n for n in super().get_decay_parameter_names(model) if not _is_balance(n)]
+    def update_balance(self) -> None:
+        """Read the balance's gradient measurements of the step just taken (one per micro-batch): add the weighted
+        norms and the MLM share to the logging window, and feed a stateful balance (`gradnorm`, `loss_scale`) the
+        step's unweighted norms and losses, averaged over micro-batches and then over processes, so that every
+        rank holds the same running estimates."""
+        balance = getattr(self._pretraining_model(), "balance", None)
+        measured = balance.measurements() if balance is not None else None
+        if measured is None:
+            return
+        for key in GRADIENT_LOGS:
+            value = measured[key].sum()
+            self._window[key] = self._window[key] + value if key in self._window else value
+        if balance.is_stateful:
+            keys = ("raw_grad_jepa", "raw_grad_mlm", "jepa_loss", "mlm_loss")
+            step = self.accelerator.reduce(torch.stack([measured[k].mean() for k in keys]), reduction="mean")
+            balance.update_(step[:2], step[2:])
 
-    def create_optimizer(self, model: nn.Module | None = None) -> torch.optim.Optimizer:
-        """The Trainer's optimizer, with the balance parameters moved into a group of their own (no weight decay)."""
-        opt_model = self.model if model is None else model
-        fresh = self.optimizer is None
-        optimizer = super().create_optimizer(model)
-        if not fresh:
-            return optimizer
-        balance = {id(p) for n, p in opt_model.named_parameters() if _is_balance(n) and p.requires_grad}
-        if balance:
-            inner = getattr(optimizer, "optimizer", optimizer)  # accelerate may wrap it
-            moved = []
-            for group in inner.param_groups:
-                moved += [p for p in group["params"] if id(p) in balance]
-                group["params"] = [p for p in group["params"] if id(p) not in balance]
-            inner.param_groups = [g for g in inner.param_groups if g["params"]]
-            inner.add_param_group({"params": moved, "weight_decay": 0.0})
-        return optimizer
+    def get_decay_parameter_names(self, model: nn.Module) -> list[str]:
+        """transformers' rule (no decay on biases and norms), and never on the balance: the Trainer's own
+        `create_optimizer` then puts the balance parameters in its weight-decay-0 group."""
+        return [n for n in super().get_decay_parameter_names(model) if not _is_balance(n)]
 
     def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
         outputs = model(**inputs)
@@ -244,7 +255,9 @@ class JepaMlmTrainer(Trainer):
             stacked = self.accelerator.reduce(stacked, reduction="sum")
             world = self.accelerator.num_processes
             for i, key in enumerate(keys):
-                logs[key] = round(float(stacked[i]) / (self._window_steps * world), 6)
+                mean = float(stacked[i]) / (self._window_steps * world)
+                # Gradient norms at the encoder's states can be ~1e-6: significant figures, not decimals.
+                logs[key] = float(f"{mean:.6g}") if key in GRADIENT_LOGS else round(mean, 6)
             elapsed = time.perf_counter() - self._window_start
             logs["tokens_per_second"] = round(float(stacked[-1]) / max(elapsed, 1e-9), 1)
             logs["ema_momentum"] = self.current_ema_momentum()
@@ -288,6 +301,7 @@ def estimate_flops_per_token(config, seq_len: int) -> float:
 
 
 __all__ = [
+    "GRADIENT_LOGS",
     "JepaMlmTrainer",
     "JepaMlmTrainingArguments",
     "NonFiniteLossError",
