@@ -82,7 +82,7 @@ def test_study_arms_resolve_to_the_published_run_configs(tmp_path):
         path = tmp_path / f"{arm}.yaml"
         path.write_text(yaml.safe_dump(config))
         model_args, data_args, training_args = parse_args([str(path)])
-        model_config = JepaMlmConfig(**model_args.config_overrides())
+        model_config = JepaMlmConfig(**model_args.model_config_dict())
         resolved = resolved_run_config(model_args, data_args, training_args, model_config)
         resolved = json.loads(json.dumps(resolved))
         published = yaml.safe_load((RESULTS / "training" / f"{arm}_run_config.yaml").read_text())

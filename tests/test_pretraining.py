@@ -428,6 +428,9 @@ def test_max_steps_must_be_positive_or_minus_one_with_epochs(steps):
         run_pretraining.parse_args(["--output_dir", "x", "--use_cpu", "true", "--max_steps", steps])
     with pytest.raises(ValueError, match="num_train_epochs > 0"):
         run_pretraining.parse_args(["--output_dir", "x", "--use_cpu", "true", "--num_train_epochs", "0"])
+    # both 0: an explicit request to export the initial weights (the random-initialisation control)
+    args = ["--output_dir", "x", "--use_cpu", "true", "--max_steps", "0", "--num_train_epochs", "0"]
+    assert run_pretraining.parse_args(args)[2].max_steps == 0
 
 
 def test_no_argument_prints_usage_and_exits_2_without_a_traceback():

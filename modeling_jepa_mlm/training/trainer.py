@@ -63,14 +63,18 @@ class JepaMlmTrainingArguments(TrainingArguments):
             value = getattr(self, name)
             if not 0.0 <= value <= 1.0:
                 raise ValueError(f"{name}={value} is not valid; accepted values: a number in [0, 1]")
-        if (
+        # Both 0 is an explicit "no training": the export holds the initial weights (a random-initialisation
+        # control); a lone 0 or a negative count is a mistake, not a request for the default epochs.
+        no_training = self.max_steps == 0 and self.num_train_epochs == 0
+        if not no_training and (
             self.max_steps == 0
             or self.max_steps < -1
             or (self.max_steps == -1 and self.num_train_epochs <= 0)
         ):
             raise ValueError(
                 f"max_steps={self.max_steps} (num_train_epochs={self.num_train_epochs}) is not valid; accepted: "
-                "max_steps > 0, or max_steps = -1 (the default) with num_train_epochs > 0"
+                "max_steps > 0, or max_steps = -1 (the default) with num_train_epochs > 0, or both 0 to export the "
+                "initial weights without training"
             )
         if self.export_encoder not in ("online", "target"):
             raise ValueError(
