@@ -244,6 +244,9 @@ def _attention_bias(attention_mask: torch.Tensor | None) -> torch.Tensor | None:
 
     The check reads one bool from the device, once per encoder pass; under `torch.compile` it is a graph break
     between the embeddings and the layers, the price of keeping packed batches on the flash kernel there too.
+    Kept instead of transformers' `masking_utils.create_bidirectional_mask`, which builds a (B, 1, L, L) mask for
+    queries at every position: the context pass, the predictor and the target encoder's last layer attend from a
+    gathered subset of queries (`query_index`), which needs the key-only (B, 1, 1, L) form.
     """
     if attention_mask is None:
         return None
