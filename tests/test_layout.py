@@ -67,3 +67,12 @@ def test_readme_is_a_front_page():
     )
     text = "\n".join(lines)
     assert "DESIGN.md" not in text and "../shared" not in text
+
+
+def test_the_package_cites_nothing_outside_the_repository():
+    offenders = [
+        str(p.relative_to(REPO))
+        for p in PACKAGE.rglob("*")
+        if p.is_file() and p.suffix in {".py", ".md", ".yaml"} and "DESIGN.md" in p.read_text()
+    ]
+    assert offenders == []

@@ -254,7 +254,7 @@ def partial_spearman(x: np.ndarray, y: np.ndarray, z: np.ndarray) -> float:
 
 
 def semantic_lexical_balance(similarity: np.ndarray, gold: np.ndarray, overlap: np.ndarray) -> float:
-    """Semantic-to-lexical balance on sentence pairs (this project's definition, DESIGN.md):
+    """Semantic-to-lexical balance on sentence pairs (this project's definition):
 
     `B = rho(sim, gold | overlap) - rho(sim, overlap | gold)`, with `rho(. , . | .)` the partial Spearman
     correlation, `sim` the cosine of the two sentence embeddings, `gold` the human similarity score (STS-B)

@@ -103,7 +103,7 @@ def markdown_report(results: ProbeRun) -> str:
         f"# Representation analysis of {', '.join(models)} (protocol: {results.protocol})",
         "",
         "Values are `estimate [95 % CI]`: percentile paired bootstrap for per-example metrics, subsampling "
-        "(half the set, Politis & Romano) for set metrics. Definitions: DESIGN.md, 'Probe and analysis'.",
+        "(half the set, Politis & Romano) for set metrics. Definitions: the docstrings of `modeling_jepa_mlm.analysis.metrics`.",
         "",
         f"Protocol `{results.protocol}`: {PROTOCOLS[results.protocol].note if results.protocol in PROTOCOLS else ''}",
         "",
