@@ -96,3 +96,17 @@ def load_script(name: str):
         sys.modules[name] = module
         spec.loader.exec_module(module)
     return sys.modules[name]
+
+
+# A pre-training model small enough for end-to-end runs in seconds (odd sizes, as transformers' tests use).
+TINY_PRETRAINING_MODEL = dict(
+    hidden_size=32,
+    num_hidden_layers=2,
+    num_attention_heads=4,
+    intermediate_size=37,
+    predictor_hidden_size=16,
+    predictor_num_hidden_layers=1,
+    predictor_num_attention_heads=2,
+    predictor_intermediate_size=24,
+    max_position_embeddings=64,
+)

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 import torch
-from conftest import WORDS
+from conftest import TINY_PRETRAINING_MODEL, WORDS
 from safetensors.torch import load_file
 from transformers import TrainerState
 
@@ -31,17 +31,7 @@ ARMS = {
     "hybrid": {"objective": "hybrid", "jepa_context": "blocks"},
     "hybrid_shared": {"objective": "hybrid", "jepa_context": "shared"},
 }
-TINY_MODEL = dict(
-    hidden_size=32,
-    num_hidden_layers=2,
-    num_attention_heads=4,
-    intermediate_size=37,
-    predictor_hidden_size=16,
-    predictor_num_hidden_layers=1,
-    predictor_num_attention_heads=2,
-    predictor_intermediate_size=24,
-    max_position_embeddings=64,
-)
+TINY_MODEL = TINY_PRETRAINING_MODEL
 
 
 @pytest.fixture(scope="module")

@@ -11,25 +11,14 @@ from pathlib import Path
 
 import pytest
 import yaml
-from conftest import WORDS
+from conftest import TINY_PRETRAINING_MODEL, WORDS
 
 from modeling_jepa_mlm.study import load_study, run_study
 from modeling_jepa_mlm.study.runner import probe
 from modeling_jepa_mlm.study.spec import merge_config, steps_for_budget
 from modeling_jepa_mlm.study.summary import plot_trajectories
 
-TINY_MODEL = dict(
-    hidden_size=32,
-    num_hidden_layers=2,
-    num_attention_heads=4,
-    intermediate_size=37,
-    predictor_hidden_size=16,
-    predictor_num_hidden_layers=1,
-    predictor_num_attention_heads=2,
-    predictor_intermediate_size=24,
-    max_position_embeddings=64,
-    objective="mlm",
-)
+TINY_MODEL = {**TINY_PRETRAINING_MODEL, "objective": "mlm"}
 
 
 def test_merge_config_updates_model_config_key_by_key():
