@@ -95,9 +95,10 @@ def test_gradnorm_puts_the_weighted_norms_at_the_target_ratio(ratio):
 
 
 def test_gradnorm_holds_the_share_while_the_shared_state_trains():
-    """H trained by Adam on the balanced loss: the norms change every step, the share stays near 1/2."""
-    # The gradient-size gap (2,700) needs a = 0.9996, beyond the default bound (0.999): loosen it.
-    balance = _balance("gradnorm", balance_ema_decay=0.9, balance_min_weight=1e-5)
+    """H trained by Adam on the balanced loss: the norms change every step, the share stays near 1/2. With the
+    defaults: the gradient-size gap here (2,700, as in the paper's blocks hybrid on Wikipedia) needs a = 0.9996,
+    which the old default bound (0.999) could not reach."""
+    balance = _balance("gradnorm")
     h = H0.clone().requires_grad_(True)
     optimizer = torch.optim.Adam([h], lr=0.01)
     shares = []

@@ -248,3 +248,24 @@ def test_trajectory_plot_shows_losses_balance_weight_and_gradient_share(tiny_stu
     assert plot_trajectories(spec, spec.results_dir / "mlm_only.png")
     height, width, _ = matplotlib.image.imread(spec.results_dir / "mlm_only.png").shape
     assert width < 1.5 * height  # the MLM baseline has only its loss
+
+
+def test_a_stopped_run_keeps_its_newest_checkpoint_curve_in_the_results(tiny_study):
+    """A run stopped before its end has no final `trainer_state.json`: the results folder gets the newest complete
+    checkpoint's (the curve so far), not an older or a half-written one, so it outlives the runs folder."""
+    from transformers import TrainerState
+
+    from modeling_jepa_mlm.study.runner import copy_training_records
+
+    spec = load_study(tiny_study)
+    run = spec.runs()[0]
+    for step in (2, 4):
+        folder = run.output_dir / f"checkpoint-{step}"
+        folder.mkdir(parents=True)
+        TrainerState(
+            global_step=step, log_history=[{"step": step, "eval_mlm_loss": 9.0 - step}]
+        ).save_to_json(str(folder / "trainer_state.json"))
+    (run.output_dir / "checkpoint-6").mkdir()  # killed while saving: no trainer_state.json
+    copy_training_records(spec, run)
+    kept = json.loads((spec.results_dir / "training" / run.name / "trainer_state.json").read_text())
+    assert kept["global_step"] == 4 and kept["log_history"] == [{"step": 4, "eval_mlm_loss": 5.0}]

@@ -52,6 +52,9 @@ MODEL = dict(
     predictor_intermediate_size=512,
     hidden_dropout_prob=0.0,
     attention_probs_dropout_prob=0.0,
+    # gradnorm and loss_scale: the running estimates' decay and gradnorm's weight bound (the config's defaults)
+    balance_ema_decay=0.9,
+    balance_min_weight=1e-5,
 )
 TRAINING = dict(
     dataset_name="/work/shared/data/wikipedia",

@@ -94,12 +94,20 @@ def _append_jsonl(path: Path, record: dict) -> None:
 
 
 def copy_training_records(spec: StudySpec, run: Run) -> None:
-    """Keep the run's small records under the results folder (exports and checkpoints stay in `runs_dir`)."""
+    """Keep the run's small records under the results folder (exports and checkpoints stay in `runs_dir`). A run
+    stopped before its end has no final records yet: its newest complete checkpoint's `trainer_state.json` (the
+    curve so far) is kept instead, so the results folder holds every run's progress even if `runs_dir` is lost."""
+    from ..training.pretrain import last_complete_checkpoint
+
     dest = spec.results_dir / "training" / run.name
     dest.mkdir(parents=True, exist_ok=True)
     for name in TRAINING_RECORDS:
         if (run.output_dir / name).is_file():
             shutil.copy2(run.output_dir / name, dest / name)
+    if not (run.output_dir / TRAINER_STATE_NAME).is_file() and run.output_dir.is_dir():
+        found = last_complete_checkpoint(run.output_dir)
+        if found is not None:
+            shutil.copy2(Path(found[0]) / TRAINER_STATE_NAME, dest / TRAINER_STATE_NAME)
 
 
 def pretrain(spec: StudySpec, run: Run) -> bool:
@@ -135,12 +143,12 @@ def pretrain(spec: StudySpec, run: Run) -> bool:
         "machine": machine(),
     }
     _append_jsonl(spec.results_dir / "training" / "walltime.jsonl", record)
+    copy_training_records(spec, run)
     if proc.returncode != 0:
         raise RuntimeError(
             f"{run.name}: pre-training failed (exit {proc.returncode}); see {run.output_dir / 'train.log'}. "
             "Run the study again to resume from the newest checkpoint."
         )
-    copy_training_records(spec, run)
     return True
 
 
