@@ -77,20 +77,21 @@ class JepaMlmConfig(PretrainedConfig):
         smooth_l1_beta: the transition point of the smooth-L1 loss.
         balance: `sigmoid` (`L = s L_jepa + (1 - s) L_mlm`, `s = sigmoid(w)`, the paper; the total is linear in
             `s`, so `w` drifts toward the smaller loss), `uncertainty` (Kendall et al. 2018, one log-variance per
-            loss; settles at weights `1 / L`), `fixed` (`s = balance_fixed_weight`), `gradnorm` (the weights that
-            put the two objectives' gradient norms at the shared encoder in the ratio `balance_target_ratio`, from
-            running estimates; GradNorm's fixed point, Chen et al. 2018) or `loss_scale` (each loss divided by a
-            running mean of itself, then weighted `balance_fixed_weight` : `1 - balance_fixed_weight`).
+            loss; settles at weights `1 / L`), `fixed` (`s = balance_fixed_weight`), `gradnorm` (both heads train
+            on their own loss, `L = L_jepa + L_mlm`, and the JEPA gradient entering the shared encoder is scaled so
+            that the two objectives' gradient norms there stand in the ratio `balance_target_ratio`, from running
+            estimates; GradNorm's fixed point, Chen et al. 2018) or `loss_scale` (each loss divided by a running
+            mean of itself, then weighted `balance_fixed_weight` : `1 - balance_fixed_weight`).
         balance_init: initial value of the sigmoid logit `w` (0 in the paper, so `s = 0.5`).
         balance_fixed_weight: the JEPA weight `s` of the `fixed` balance, and of the normalised JEPA loss in
             `loss_scale`.
-        balance_target_ratio: `gradnorm`: the wanted ratio MLM : JEPA of the weighted gradient norms (1 = equal).
+        balance_target_ratio: `gradnorm`: the wanted ratio MLM : JEPA of the gradient norms at the encoder (1 = equal).
         balance_ema_decay: `gradnorm` and `loss_scale`: decay of the running estimates (gradient norms, losses),
             updated after every optimizer step; 0.9 averages over about the last 10 steps, short enough to follow
             the gradient gap as it grows while the JEPA loss falls (0.99 lagged it by about 100 steps).
-        balance_min_weight: `gradnorm`: both weights stay in `[balance_min_weight, 1 - balance_min_weight]`, so the
-            largest gradient gap it can equalise is about `1 / balance_min_weight`. In the paper's `blocks` hybrid
-            the JEPA gradient at the encoder is about 3,000 times smaller than MLM's, beyond a bound of 0.001.
+        balance_max_scale: `gradnorm`: the factor on the JEPA gradient at the encoder stays in
+            `[1 / balance_max_scale, balance_max_scale]`: the largest gradient gap it can equalise. In the paper's
+            `blocks` hybrid on Wikipedia the gap grew from about 3,000 to beyond 100,000 within 700 steps.
         uncertainty_min_log_var: lower bound of the uncertainty log-variances, so a JEPA loss that collapses to
             zero cannot get an unbounded weight (at most `exp(-min)`).
         predictor_hidden_size, predictor_num_hidden_layers, predictor_num_attention_heads,
@@ -128,7 +129,7 @@ class JepaMlmConfig(PretrainedConfig):
         balance_fixed_weight: float = 0.5,
         balance_target_ratio: float = 1.0,
         balance_ema_decay: float = 0.9,
-        balance_min_weight: float = 1e-5,
+        balance_max_scale: float = 1e7,
         uncertainty_min_log_var: float = -4.0,
         predictor_hidden_size: int = 256,
         predictor_num_hidden_layers: int = 2,
@@ -165,7 +166,7 @@ class JepaMlmConfig(PretrainedConfig):
         self.balance_fixed_weight = balance_fixed_weight
         self.balance_target_ratio = balance_target_ratio
         self.balance_ema_decay = balance_ema_decay
-        self.balance_min_weight = balance_min_weight
+        self.balance_max_scale = balance_max_scale
         self.uncertainty_min_log_var = uncertainty_min_log_var
         self.predictor_hidden_size = predictor_hidden_size
         self.predictor_num_hidden_layers = predictor_num_hidden_layers
@@ -226,7 +227,7 @@ class JepaMlmConfig(PretrainedConfig):
         _check_range("attention_probs_dropout_prob", self.attention_probs_dropout_prob, 0.0, 1.0)
         _check_range("balance_fixed_weight", self.balance_fixed_weight, 0.0, 1.0)
         _check_range("balance_ema_decay", self.balance_ema_decay, 0.0, 0.999999)
-        _check_range("balance_min_weight", self.balance_min_weight, 0.0, 0.49)
+        _check_range("balance_max_scale", self.balance_max_scale, 1.0, float("inf"))
         _check_positive_number("balance_target_ratio", self.balance_target_ratio)
         _check_positive_number("smooth_l1_beta", self.smooth_l1_beta)
         for field in ("pad_token_id", "mask_token_id"):

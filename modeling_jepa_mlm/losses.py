@@ -106,8 +106,7 @@ def uncertainty_balance(
 def fixed_balance(
     jepa_loss: torch.Tensor, mlm_loss: torch.Tensor, weight: float | torch.Tensor
 ) -> tuple[torch.Tensor, torch.Tensor]:
-    """`L = a L_jepa + (1 - a) L_mlm` with a constant `a` (the `fixed` balance, for ablations; also the combination
-    of the `gradnorm` balance, whose `a` comes from `gradient_ratio_weight`). Returns (total, `a`)."""
+    """`L = a L_jepa + (1 - a) L_mlm` with a constant `a` (the `fixed` balance, for ablations). Returns (total, `a`)."""
     a = torch.as_tensor(weight, dtype=jepa_loss.dtype, device=jepa_loss.device)
     return a * jepa_loss + (1.0 - a) * mlm_loss, a
 
@@ -130,34 +129,60 @@ def running_mean(
     return torch.where(torch.isfinite(value), mixed, estimate)
 
 
-def gradient_ratio_weight(
-    log_grad_norms: torch.Tensor, target_ratio: float = 1.0, min_weight: float = 0.001
+def gradient_ratio_scale(
+    log_grad_norms: torch.Tensor, target_ratio: float = 1.0, max_scale: float = 1e7
 ) -> torch.Tensor:
-    """The JEPA weight `a` that makes the weighted gradient norms at the shared encoder hit a target ratio.
+    """The factor `lambda` on the JEPA gradient entering the shared encoder that puts the two objectives' gradient
+    norms there in a target ratio.
 
-    With `G_j = ||dL_jepa/dH||` and `G_m = ||dL_mlm/dH||` (unweighted, `H` the encoder's output states) and the
-    total `L = a L_jepa + (1 - a) L_mlm`, the weighted norms are `a G_j` and `(1 - a) G_m`. Asking
-    `(1 - a) G_m = rho a G_j` (MLM : JEPA = `rho` : 1) gives
+    With `G_j = ||dL_jepa/dH||` and `G_m = ||dL_mlm/dH||` (unweighted, `H` the encoder's output states as each
+    head reads them), the encoder receives `dL_mlm/dH + lambda dL_jepa/dH`; asking `G_m = rho lambda G_j`
+    (MLM : JEPA = `rho` : 1) gives
 
-        `a = G_m / (G_m + rho G_j) = sigmoid(log G_m - log G_j - log rho)`,
+        `lambda = G_m / (rho G_j) = exp(log G_m - log G_j - log rho)`,
 
-    clipped to `[min_weight, 1 - min_weight]` so neither objective is ever switched off. This is the fixed point of
-    GradNorm (Chen et al. 2018, "GradNorm: Gradient Normalization for Adaptive Loss Balancing in Deep
-    Multitask Networks", eq. 2 with asymmetry `alpha = 0`: equal weighted norms, here in ratio `rho`) solved in
-    closed form from running estimates of the two norms instead of approached by a gradient step on the
-    weights; GradNorm measures at the last shared layer's weights, this at the shared encoder's output states.
+    clipped to `[1 / max_scale, max_scale]`. This is the fixed point of GradNorm (Chen et al. 2018, "GradNorm:
+    Gradient Normalization for Adaptive Loss Balancing in Deep Multitask Networks", eq. 2 with asymmetry
+    `alpha = 0`: equal weighted norms, here in ratio `rho`) solved in closed form from running estimates of the
+    two norms instead of approached by a gradient step on the weights; GradNorm measures at the last shared
+    layer's weights, this at the shared encoder's output states.
+
+    Why a factor on the gradient at the encoder, not weights on the losses: with `L = a L_jepa + (1 - a) L_mlm`
+    the same ratio needs `1 - a = 1 / (1 + lambda)`, and `lambda` reaches 1e5 in the paper's `blocks` hybrid, so
+    the MLM term, the MLM head's and the embeddings' gradients with it, is scaled by 1e-5: below Adam's epsilon
+    for most parameters, which stalled the MLM loss in that run. Scaling only what enters the encoder leaves
+    each head trained on its own loss at its own scale, as in the single-objective arms.
 
     Args:
         log_grad_norms: (2,) `[log G_j, log G_m]`, running estimates (see `running_mean`); any common scale of
             the two norms (gradient accumulation, a loss scaler) cancels.
-        target_ratio: `rho`, the wanted MLM : JEPA ratio of the weighted norms.
-        min_weight: the bound on both weights.
+        target_ratio: `rho`, the wanted MLM : JEPA ratio of the norms at the encoder.
+        max_scale: the bound on `lambda` and `1 / lambda`.
 
     Returns:
-        0-d `a`, the JEPA weight (the MLM weight is `1 - a`), with no gradient.
+        0-d `lambda`, with no gradient.
     """
-    log_ratio = log_grad_norms[1] - log_grad_norms[0] - math.log(target_ratio)
-    return torch.sigmoid(log_ratio.detach()).clamp(min_weight, 1.0 - min_weight)
+    log_scale = log_grad_norms[1] - log_grad_norms[0] - math.log(target_ratio)
+    return log_scale.detach().clamp(-math.log(max_scale), math.log(max_scale)).exp()
+
+
+class _ScaleGradient(torch.autograd.Function):
+    """Identity forward; the backward multiplies the incoming gradient by `scale` (a 0-d tensor, no sync)."""
+
+    @staticmethod
+    def forward(ctx, x: torch.Tensor, scale: torch.Tensor) -> torch.Tensor:
+        ctx.save_for_backward(scale)
+        return x.view_as(x)
+
+    @staticmethod
+    def backward(ctx, grad: torch.Tensor) -> tuple[torch.Tensor, None]:
+        (scale,) = ctx.saved_tensors
+        return grad * scale.to(grad.dtype), None
+
+
+def scale_gradient(x: torch.Tensor, scale: torch.Tensor) -> torch.Tensor:
+    """`x` unchanged, but the gradient that flows back through it is multiplied by `scale`."""
+    return _ScaleGradient.apply(x, scale)
 
 
 def loss_scale_balance(

@@ -39,12 +39,13 @@ from .configuration_jepa_mlm import STATEFUL_BALANCES, JepaMlmConfig
 from .ema import ema_update_
 from .losses import (
     fixed_balance,
-    gradient_ratio_weight,
+    gradient_ratio_scale,
     gradient_share,
     jepa_loss,
     loss_scale_balance,
     normalize_targets,
     running_mean,
+    scale_gradient,
     sigmoid_balance,
     uncertainty_balance,
 )
@@ -472,8 +473,8 @@ GRADIENT_RECORD_KEYS = ("grad_jepa", "grad_mlm", "dloss_jepa", "dloss_mlm", "dlo
 
 class JepaMlmBalance(nn.Module):
     """The balance between the two losses: one logit (`sigmoid`), two log-variances (`uncertainty`), a constant
-    (`fixed`), or running estimates (`gradnorm`: the two gradient norms at the encoder; `loss_scale`: the two
-    losses). Its parameters are never weight-decayed (see the trainer); its running estimates are persistent
+    (`fixed`), or running estimates (`gradnorm`: the two gradient norms at the encoder, which set the factor on
+    the JEPA gradient entering the encoder, see `jepa_branch`; `loss_scale`: the two losses). Its parameters are never weight-decayed (see the trainer); its running estimates are persistent
     buffers, so a checkpoint's `model.safetensors` carries them and a resumed run continues exactly.
 
     Gradient measurement (every balance). While recording (`start_recording()`, which the trainer calls), every
@@ -500,7 +501,7 @@ class JepaMlmBalance(nn.Module):
         self.min_log_var = config.uncertainty_min_log_var
         self.target_ratio = config.balance_target_ratio
         self.ema_decay = config.balance_ema_decay
-        self.min_weight = config.balance_min_weight
+        self.max_scale = config.balance_max_scale
         self.logit = (
             nn.Parameter(torch.full((), float(config.balance_init))) if self.mode == "sigmoid" else None
         )
@@ -525,15 +526,34 @@ class JepaMlmBalance(nn.Module):
         if self.mode == "uncertainty":
             return uncertainty_balance(jepa, mlm, self.log_vars, self.min_log_var)
         if self.mode == "gradnorm":
-            return fixed_balance(
-                jepa, mlm, gradient_ratio_weight(self.log_grad_norms, self.target_ratio, self.min_weight)
-            )
+            # Each head on its own loss; the balance acts on the JEPA gradient entering the encoder (`jepa_branch`).
+            # Reported: the JEPA's normalised weight there, `lambda / (1 + lambda)`.
+            scale = self.jepa_scale()
+            return jepa + mlm, scale / (1.0 + scale)
         if self.mode == "loss_scale":
             # Before the first update the scales are this batch's own losses (each normalised loss is 1).
             measured = torch.stack([jepa.detach(), mlm.detach()]).float()
             scales = torch.where(self.num_updates > 0, self.loss_scales, measured)
             return loss_scale_balance(jepa, mlm, scales, self.fixed_weight)
         return fixed_balance(jepa, mlm, self.fixed_weight)
+
+    def jepa_scale(self) -> torch.Tensor:
+        """`gradnorm`: the factor `lambda` on the JEPA gradient at the encoder (`gradient_ratio_scale`) from the
+        running estimates; `1 / balance_target_ratio` before the first measurement. 1 for the other balances."""
+        if self.mode != "gradnorm":
+            return torch.ones(())
+        return gradient_ratio_scale(self.log_grad_norms, self.target_ratio, self.max_scale)
+
+    def jepa_branch(self, hidden: torch.Tensor, record: dict | None) -> torch.Tensor:
+        """The encoder states as the JEPA head reads them. Under `gradnorm` in training, the gradient the head sends
+        back is multiplied by `jepa_scale()` on its way into the encoder (and the factor is recorded); the norm
+        hook (`record["grad_jepa"]`) sits on the head's side, so it measures the unscaled `||dL/dH_jepa||`."""
+        if self.mode == "gradnorm" and self.training and torch.is_grad_enabled():
+            scale = self.jepa_scale()
+            if record is not None:
+                record["jepa_scale"] = scale
+            hidden = scale_gradient(hidden, scale)
+        return _watch_norm(hidden, record, "grad_jepa")
 
     @torch.no_grad()
     def update_(self, grad_norms: torch.Tensor, losses: torch.Tensor) -> None:
@@ -573,8 +593,8 @@ class JepaMlmBalance(nn.Module):
 
         Returns:
             None when no record is complete; else (n,) float32 tensors over the n micro-batches: `grad_norm_jepa`,
-            `grad_norm_mlm` (weighted: `||dL/dH_x|| / (dL/dL_total)`, each term's contribution to the gradient of
-            the balanced loss), `grad_share_mlm` (`g_mlm / (g_mlm + g_jepa)`), `raw_grad_jepa`, `raw_grad_mlm`
+            `grad_norm_mlm` (weighted: `||dL/dH_x|| / (dL/dL_total)`, times `jepa_scale` for JEPA under
+            `gradnorm`: each term's contribution to the gradient the encoder receives), `grad_share_mlm` (`g_mlm / (g_mlm + g_jepa)`), `raw_grad_jepa`, `raw_grad_mlm`
             (unweighted `||dL_x/dH||`; NaN where a weight is 0), `jepa_loss`, `mlm_loss`.
         """
         if not self.records:
@@ -586,7 +606,8 @@ class JepaMlmBalance(nn.Module):
         if not complete:
             return None
         stacked = {k: torch.stack([r[k] for r in complete]).float() for k in complete[0]}
-        weighted_jepa = stacked["grad_jepa"] / stacked["dloss_total"]
+        # `gradnorm` multiplies the JEPA gradient by `jepa_scale` between the measuring hook and the encoder.
+        weighted_jepa = stacked["grad_jepa"] * stacked.get("jepa_scale", 1.0) / stacked["dloss_total"]
         weighted_mlm = stacked["grad_mlm"] / stacked["dloss_total"]
         return {
             "grad_norm_jepa": weighted_jepa,
@@ -859,7 +880,9 @@ class JepaMlmForPreTraining(JepaMlmPreTrainedModel):
                 positions = torch.arange(input_ids.shape[1], device=input_ids.device).expand_as(input_ids)
                 selected = labels != -100  # (B, L)
                 predictions = self.predictor(
-                    _watch_norm(online_hidden, record, "grad_jepa"),
+                    self.balance.jepa_branch(online_hidden, record)
+                    if self.balance is not None
+                    else online_hidden,
                     positions,
                     attention_mask.bool(),
                     output_mask=selected,
@@ -914,7 +937,8 @@ class JepaMlmForPreTraining(JepaMlmPreTrainedModel):
         context = self.jepa_mlm(
             clean_input_ids.gather(1, ctx_idx), ctx_valid.long(), ctx_types, position_ids=ctx_idx
         ).last_hidden_state  # (B, Mc, D)
-        context = _watch_norm(context, record, "grad_jepa")
+        if self.balance is not None:
+            context = self.balance.jepa_branch(context, record)
         # 3b. Predictor, the K blocks batched as B*K rows (row b*K + k is block k of sequence b).
         tgt_idx, tgt_valid = gather_tokens(target_masks.reshape(batch * num_blocks, -1).bool())  # (B*K, Mt)
         predictions = self.predictor(

@@ -10,7 +10,7 @@ import torch
 
 from modeling_jepa_mlm import JepaMlmConfig
 from modeling_jepa_mlm.losses import (
-    gradient_ratio_weight,
+    gradient_ratio_scale,
     gradient_share,
     loss_scale_balance,
     running_mean,
@@ -47,7 +47,7 @@ def _step(balance: JepaMlmBalance, h: torch.Tensor, scale: float = 1.0) -> dict[
         h = h.clone().requires_grad_(True)
     record = balance.new_record()
     jepa, mlm = (
-        _losses(_watch_norm(h, record, "grad_jepa"))[0],
+        _losses(balance.jepa_branch(h, record))[0],
         _losses(_watch_norm(h, record, "grad_mlm"))[1],
     )
     total, _ = balance(jepa, mlm)
@@ -77,7 +77,7 @@ def test_hooks_measure_each_branch_and_cancel_the_common_scale():
 
 @pytest.mark.parametrize("ratio", [1.0, 3.0])
 def test_gradnorm_puts_the_weighted_norms_at_the_target_ratio(ratio):
-    balance = _balance("gradnorm", balance_target_ratio=ratio, balance_ema_decay=0.9, balance_min_weight=1e-6)
+    balance = _balance("gradnorm", balance_target_ratio=ratio)
     # Before any measurement: a = 1 / (1 + rho), as if the two norms were equal.
     assert float(balance(*_losses(H0))[1]) == pytest.approx(1 / (1 + ratio))
     g_j, g_m = _unweighted_norms(H0)  # 0.023 against 62: a gradient-size gap of 2,700
@@ -114,13 +114,34 @@ def test_gradnorm_holds_the_share_while_the_shared_state_trains():
     assert g_m / (g_m + g_j) > 0.999
 
 
-def test_gradnorm_weights_are_bounded():
-    # A JEPA gradient 1e9 times smaller would need a = 1 - 1e-9: the bound keeps the MLM weight at 0.001.
-    a = gradient_ratio_weight(torch.tensor([math.log(1e-9), 0.0]), 1.0, 0.001)
-    assert float(a) == pytest.approx(0.999)
-    assert float(gradient_ratio_weight(torch.tensor([0.0, math.log(1e-9)]), 1.0, 0.001)) == pytest.approx(
-        0.001
-    )
+def test_gradnorm_scale_is_bounded():
+    # A JEPA gradient 1e9 times smaller would need lambda = 1e9: the bound keeps it at max_scale (and 1 / max_scale).
+    scale = gradient_ratio_scale(torch.tensor([math.log(1e-9), 0.0]), 1.0, 1e4)
+    assert float(scale) == pytest.approx(1e4)
+    assert float(gradient_ratio_scale(torch.tensor([0.0, math.log(1e-9)]), 1.0, 1e4)) == pytest.approx(1e-4)
+    assert float(
+        gradient_ratio_scale(torch.tensor([math.log(2.0), math.log(12.0)]), 3.0, 1e4)
+    ) == pytest.approx(2.0)
+
+
+def test_gradnorm_leaves_each_head_its_own_gradient_and_scales_only_what_enters_the_encoder():
+    """The encoder state receives exactly dL_mlm/dH + lambda dL_jepa/dH: the MLM gradient at the baseline's scale
+    however large the gap (the loss-weight form, a L_jepa + (1 - a) L_mlm, would multiply it by 1 / (1 + lambda),
+    1e-5 for the gap of a real run, below Adam's epsilon), and the total is the plain sum the heads train on."""
+    balance = _balance("gradnorm")
+    balance.update_(torch.tensor([1e-5, 1.0]), torch.ones(2))  # a gap of 1e5, as the Wikipedia run reached
+    h = H0.clone().requires_grad_(True)
+    record = balance.new_record()
+    jepa = _losses(balance.jepa_branch(h, record))[0]
+    mlm = _losses(_watch_norm(h, record, "grad_mlm"))[1]
+    total, weight = balance(jepa, mlm)
+    assert float(total.detach()) == pytest.approx(float((jepa + mlm).detach()))
+    assert float(weight) == pytest.approx(1e5 / (1 + 1e5))
+    total.backward()
+    expected = K_M * (H0 - V) + 1e5 * K_J * (H0 - U)
+    torch.testing.assert_close(h.grad, expected)
+    # Evaluation (no grad) and the other balances read the states untouched.
+    assert balance.eval().jepa_branch(h, None) is h
 
 
 def test_loss_scale_gives_each_normalised_loss_its_weight():

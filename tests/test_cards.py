@@ -553,5 +553,6 @@ def test_card_reports_the_gradient_share_and_the_gradnorm_balance(tmp_path, expo
     header = next(line for line in card.splitlines() if line.startswith("| step |"))
     assert "grad_share_mlm" in header.split("|")[-3]  # its column, before ema_momentum
     assert (
-        "`gradnorm`: weights that put the MLM : JEPA gradient norms at the encoder in the ratio 1.0" in card
+        "the JEPA gradient entering the encoder scaled so that the MLM : JEPA gradient norms there stand in the "
+        "ratio 1.0" in card
     )

@@ -28,7 +28,7 @@ from modeling_jepa_mlm.modeling_jepa_mlm import gather_tokens
         ("balance", "softmax", "sigmoid, uncertainty, fixed, gradnorm, loss_scale"),
         ("balance_target_ratio", 0, "a number > 0"),
         ("balance_ema_decay", 1.0, r"a number in \[0.0, 0.999999\]"),
-        ("balance_min_weight", 0.5, r"a number in \[0.0, 0.49\]"),
+        ("balance_max_scale", 0.5, r"a number in \[1.0, inf\]"),
         ("pooling", "median", "mean, max, cls, first_last_mean"),
         ("layer_norm_position", "sandwich", "post, pre"),
         ("hidden_size", 30, "a multiple of num_attention_heads=4"),

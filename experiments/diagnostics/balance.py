@@ -52,9 +52,9 @@ MODEL = dict(
     predictor_intermediate_size=512,
     hidden_dropout_prob=0.0,
     attention_probs_dropout_prob=0.0,
-    # gradnorm and loss_scale: the running estimates' decay and gradnorm's weight bound (the config's defaults)
+    # gradnorm and loss_scale: the running estimates' decay and gradnorm's bound on its factor (the defaults)
     balance_ema_decay=0.9,
-    balance_min_weight=1e-5,
+    balance_max_scale=1e7,
 )
 TRAINING = dict(
     dataset_name="/work/shared/data/wikipedia",

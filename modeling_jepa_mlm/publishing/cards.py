@@ -306,8 +306,9 @@ def _objective(config: Mapping, run_config: Mapping) -> str:
             "sigmoid": "`L = s L_jepa + (1 - s) L_mlm`, `s = sigmoid(w)`, `w` learned from 0",
             "uncertainty": "Kendall et al. (2018) log-variances, one per loss",
             "fixed": f"constant `s = {config.get('balance_fixed_weight')}`",
-            "gradnorm": "weights that put the MLM : JEPA gradient norms at the encoder in the ratio "
-            f"{config.get('balance_target_ratio')} (running estimates; GradNorm's fixed point, Chen et al. 2018)",
+            "gradnorm": "each head on its own loss; the JEPA gradient entering the encoder scaled so that the MLM : "
+            f"JEPA gradient norms there stand in the ratio {config.get('balance_target_ratio')} (running estimates; "
+            "GradNorm's fixed point, Chen et al. 2018)",
             "loss_scale": "each loss over its running mean, weighted "
             f"`{config.get('balance_fixed_weight')}` (JEPA) against the rest",
         }.get(balance, "")
