@@ -9,7 +9,12 @@ losses, the weighted gradient norms at the encoder and the MLM gradient share) t
     python experiments/diagnostics/balance.py report
 
 Runs and logs go to experiments/runs/balance_diagnostic/ (git-ignored); results to
-experiments/results/balance_diagnostic/{balance_diagnostic.json,balance_diagnostic.png}.
+experiments/results/balance_diagnostic/{balance_diagnostic.json,balance_diagnostic.png}. `--variant long` trains
+the same runs on a warmup-stable-decay schedule (peak held until the last 300 steps, so the sigmoid's logit keeps
+growing by a learning rate a step) into runs/balance_diagnostic/long/ and balance_diagnostic_long.{json,png}:
+
+    OMP_NUM_THREADS=1 python experiments/diagnostics/balance.py train --variant long --max_steps 2500 \
+        --balances sigmoid gradnorm
 """
 
 from __future__ import annotations
@@ -85,36 +90,53 @@ TRAINING = dict(
 )
 
 
-def run_config(balance: str, max_steps: int) -> dict:
+# Schedule variants: the default linear decay over the run, or warmup-stable-decay (`long`).
+VARIANTS = {
+    "": {},
+    "long": {"lr_scheduler_type": "warmup_stable_decay", "lr_scheduler_kwargs": {"num_decay_steps": 300}},
+}
+
+
+def runs_dir(variant: str) -> Path:
+    return RUNS / variant if variant else RUNS
+
+
+def result_stem(variant: str) -> str:
+    return f"balance_diagnostic_{variant}" if variant else "balance_diagnostic"
+
+
+def run_config(balance: str, max_steps: int, variant: str = "") -> dict:
     """The run's whole configuration: everything but `model_config.balance` is shared by the arms."""
     return {
         "model_config": {**MODEL, "balance": balance},
         **TRAINING,
+        **VARIANTS[variant],
         "max_steps": max_steps,
-        "output_dir": str(RUNS / balance),
+        "output_dir": str(runs_dir(variant) / balance),
     }
 
 
-def train(balance: str, max_steps: int) -> int:
-    """Train (or resume) one arm in a subprocess, its log in RUNS/<balance>.log. Returns the exit code."""
-    RUNS.mkdir(parents=True, exist_ok=True)
-    config_path = RUNS / f"{balance}.yaml"
-    config_path.write_text(yaml.safe_dump(run_config(balance, max_steps), sort_keys=False))
+def train(balance: str, max_steps: int, variant: str = "") -> int:
+    """Train (or resume) one arm in a subprocess, its log in <runs>/<balance>.log. Returns the exit code."""
+    folder = runs_dir(variant)
+    folder.mkdir(parents=True, exist_ok=True)
+    config_path = folder / f"{balance}.yaml"
+    config_path.write_text(yaml.safe_dump(run_config(balance, max_steps, variant), sort_keys=False))
     env = {**os.environ, "OMP_NUM_THREADS": os.environ.get("OMP_NUM_THREADS", "1")}
-    with open(RUNS / f"{balance}.log", "a") as log:
+    with open(folder / f"{balance}.log", "a") as log:
         cmd = [sys.executable, "-m", "modeling_jepa_mlm.training", str(config_path)]
         return subprocess.run(cmd, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT).returncode
 
 
-def load_trajectory(balance: str) -> dict[str, list[list[float]]] | None:
+def load_trajectory(balance: str, variant: str = "") -> dict[str, list[list[float]]] | None:
     """The run's logged trajectory: its training summary when it finished; for a run stopped before its end, the
     log dicts the Trainer printed (trainer_state.json exists only at checkpoints, every 200 steps), the i-th
     being step `i * logging_steps` (the log of one uninterrupted process)."""
-    folder = RUNS / balance
+    folder = runs_dir(variant) / balance
     summary = folder / "training_summary.json"
     if summary.is_file():
         return trajectory({"summary": json.loads(summary.read_text())})
-    log = RUNS / f"{balance}.log"
+    log = runs_dir(variant) / f"{balance}.log"
     if not log.is_file():
         return None
     text = log.read_text()
@@ -144,22 +166,22 @@ def share_statistics(share: list[list[float]], from_step: int, band: tuple[float
     }
 
 
-def report(balances: tuple[str, ...]) -> dict:
+def report(balances: tuple[str, ...], variant: str = "") -> dict:
     """Write the JSON and the plot from whatever the runs have logged so far."""
     warmup = TRAINING["warmup_steps"]
     runs = {}
     for balance in balances:
         logger.info("reading balance=%s", balance)
-        traj = load_trajectory(balance)
+        traj = load_trajectory(balance, variant)
         if traj is None:
             logger.warning("no log for balance %s yet", balance)
             continue
         series = {k: [[int(s), round(float(v), 6)] for s, v in traj.get(k, [])] for k in SERIES}
         last = {k: v[-1][1] for k, v in series.items() if v}
-        config = RUNS / f"{balance}.yaml"
+        config = runs_dir(variant) / f"{balance}.yaml"
         runs[balance] = {
             "max_steps": yaml.safe_load(config.read_text())["max_steps"] if config.is_file() else None,
-            "finished": (RUNS / balance / "training_summary.json").is_file(),
+            "finished": (runs_dir(variant) / balance / "training_summary.json").is_file(),
             "steps_logged": series["mlm_loss"][-1][0] if series["mlm_loss"] else 0,
             "final": last,
             "grad_share_mlm_after_warmup": share_statistics(series["grad_share_mlm"], warmup, SHARE_BAND),
@@ -171,12 +193,12 @@ def report(balances: tuple[str, ...]) -> dict:
         "grad_norm_*: weighted norm of each objective's gradient at the encoder's last hidden states; "
         "grad_share_mlm: grad_norm_mlm / (grad_norm_mlm + grad_norm_jepa).",
         "model_config": MODEL,
-        "training": {k: v for k, v in TRAINING.items() if k != "disable_tqdm"},
+        "training": {**{k: v for k, v in TRAINING.items() if k != "disable_tqdm"}, **VARIANTS[variant]},
         "runs": runs,
     }
     RESULTS.mkdir(parents=True, exist_ok=True)
-    (RESULTS / "balance_diagnostic.json").write_text(json.dumps(result, indent=1) + "\n")
-    plot(runs, RESULTS / "balance_diagnostic.png")
+    (RESULTS / f"{result_stem(variant)}.json").write_text(json.dumps(result, indent=1) + "\n")
+    plot(runs, RESULTS / f"{result_stem(variant)}.png")
     return result
 
 
@@ -223,15 +245,17 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("command", choices=("train", "report"))
     parser.add_argument("--balances", nargs="+", default=list(BALANCES), choices=BALANCES)
     parser.add_argument("--max_steps", type=int, default=1000)
+    parser.add_argument("--variant", default="", choices=tuple(VARIANTS))
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
     if args.command == "train":
         for balance in args.balances:
             logger.info("training balance=%s for %d steps", balance, args.max_steps)
-            code = train(balance, args.max_steps)
+            code = train(balance, args.max_steps, args.variant)
             if code:
-                raise SystemExit(f"balance={balance} failed (exit {code}); see {RUNS / (balance + '.log')}")
-    result = report(tuple(args.balances if args.command == "report" else BALANCES))
+                log = runs_dir(args.variant) / f"{balance}.log"
+                raise SystemExit(f"balance={balance} failed (exit {code}); see {log}")
+    result = report(tuple(args.balances if args.command == "report" else BALANCES), args.variant)
     for balance, run in result["runs"].items():
         logger.info(
             "%s: steps %s, MLM share after warm-up %s",
