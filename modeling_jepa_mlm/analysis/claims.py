@@ -15,6 +15,7 @@ import numpy as np
 from scipy.stats import norm
 
 from .metrics import rank_fraction
+from .significance import directional_verdict
 
 # The headline metric of each GLUE task, the one its claims and informativeness are judged on (Wang et al.
 # 2019, table 1; for STS-B the Spearman correlation, which the paper's text reports).
@@ -359,17 +360,6 @@ class Decision:
     seeds: tuple[int, int] = (1, 1)
 
 
-def _directional(agree: int, against: int, k: int) -> str:
-    """A directional verdict from the cells counted for (`agree`) and against the claim, of `k`."""
-    if agree and against:
-        return "mixed"
-    if agree > k / 2:
-        return "supported"
-    if against > k / 2 and not agree:
-        return "contradicted"
-    return "inconclusive"
-
-
 def _equivalence(equivalent: int, outside: int, k: int) -> str:
     """An equivalence verdict: every cell equivalent by TOST, or some cell's difference beyond the margin."""
     return "contradicted" if outside else "supported" if k and equivalent == k else "inconclusive"
@@ -434,7 +424,7 @@ def decide_claim(
             o and guard and claim.probes and c.probes_at_majority for o, c in zip(ok, group, strict=True)
         )
         support = sum(ok) - guarded
-        rule = _equivalence if claim.direction == 0 else _directional
+        rule = _equivalence if claim.direction == 0 else directional_verdict
         return rule(support, against, len(group)), sum(ok), guarded, against
 
     verdict, agree, guarded, against = tally(counted, guard=True) if n else ("uninformative", 0, 0, 0)

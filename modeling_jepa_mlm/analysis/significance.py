@@ -171,7 +171,7 @@ def _set_aside(n: int) -> str:
     return f" ({n} of them with {DEGENERATE_REASON}, not counted as support)" if n else ""
 
 
-def _directional_verdict(agree: int, against: int, k: int) -> str:
+def directional_verdict(agree: int, against: int, k: int) -> str:
     """The verdict of a directional claim from its cells counted for (`agree`) and against it, of `k`."""
     if agree and against:
         return "mixed"
@@ -236,8 +236,8 @@ def claim_verdict(
         agree = [bool(c.significant) and np.sign(c.diff) == claim.direction for c in cells]
         against = sum(bool(c.significant) and np.sign(c.diff) == -claim.direction for c in cells)
         support = sum(a and not d for a, d in zip(agree, degenerate, strict=True))
-        verdict = _directional_verdict(support, against, k)
-        unguarded = _directional_verdict(sum(agree), against, k)
+        verdict = directional_verdict(support, against, k)
+        unguarded = directional_verdict(sum(agree), against, k)
         want = "higher" if claim.direction > 0 else "lower"
         evidence = (
             f"{sum(agree)}/{k} cells significantly {want} for the first model (Holm, 5%)"
