@@ -21,7 +21,17 @@ STUDY = EXPERIMENTS / "studies" / "cpu_49m.yaml"
 # the generated corpus and tokenizer of the pre-training tests, as fixtures of this module too
 corpus = test_pretraining.corpus
 tokenizer_dir = test_pretraining.tokenizer_dir
-DIAGNOSTICS = ("balance_clock", "bert_reference", "check_order", "mlm_sanity", "plateau", "summarize_cpu_49m")
+DIAGNOSTICS = (
+    "balance_clock",
+    "bert_reference",
+    "check_order",
+    "escape",
+    "mlm_sanity",
+    "plateau",
+    "summarize_cpu_49m",
+)
+COMPARISON = EXPERIMENTS / "studies" / "comparison.yaml"
+ESCAPE = EXPERIMENTS / "studies" / "escape.yaml"
 
 
 def diagnostic(name: str):
@@ -121,6 +131,60 @@ def test_the_study_runner_reads_the_cpu_study_as_the_published_budget():
         ("hybrid_shared", 42, 24_000),
     ]
     assert set(spec.probes) == {"standard", "paper"}
+
+
+def test_comparison_arms_differ_only_in_objective_and_balance_and_train_the_escape_recipe():
+    """Every run of the seeded comparison has the same data, order, budget, optimizer and schedule; arms differ
+    only in the model settings that make them arms, seeds only in `seed`; the MLM arm is the escape study's
+    chosen recipe but for its folder and settings an MLM model does not read (EMA, JEPA, predictor, balance)."""
+    from modeling_jepa_mlm.study.spec import load_study
+
+    runs = load_study(COMPARISON).runs()
+    assert sorted({r.arm for r in runs}) == ["hybrid", "hybrid_balanced", "hybrid_shared", "mlm"]
+    assert sorted({r.seed for r in runs}) == [42, 43, 44]
+    assert {r.max_steps for r in runs} == {1500}
+
+    def shared(run) -> dict:
+        config = {k: v for k, v in run.config.items() if k not in ("output_dir", "seed", "model_config")}
+        model = {k: v for k, v in run.config["model_config"].items() if k not in ARM_KEYS}
+        return {**config, "model_config": model}
+
+    ARM_KEYS = ("objective", "jepa_context", "balance", "balance_target_ratio")
+    assert all(shared(r) == shared(runs[0]) for r in runs)
+    assert all(r.config["data_seed"] == 42 for r in runs)
+    balanced = next(r for r in runs if r.arm == "hybrid_balanced").config["model_config"]
+    assert (balanced["balance"], balanced["balance_target_ratio"]) == ("gradnorm", 1.0)
+    paper = next(r for r in runs if r.arm == "hybrid").config["model_config"]
+    assert (paper["jepa_context"], paper["balance"]) == ("blocks", "sigmoid")
+
+    recipe = next(r for r in load_study(ESCAPE).runs() if r.arm == "pre_lr3e-3_b128").config
+    mlm = next(r for r in runs if r.arm == "mlm" and r.seed == 42).config
+    unread = ("ema_momentum_start", "ema_momentum_end", "ema_schedule", "output_dir")
+    differ = {k for k in recipe.keys() | mlm.keys() if k not in unread and recipe.get(k) != mlm.get(k)}
+    assert differ == {"model_config"}
+    model_differ = {
+        k
+        for k in recipe["model_config"].keys() | mlm["model_config"].keys()
+        if recipe["model_config"].get(k) != mlm["model_config"].get(k)
+    }
+    assert all(k.startswith(("jepa_", "predictor_", "balance")) for k in model_differ), model_differ
+
+
+def test_escape_report_reads_the_published_reference_points():
+    """The reference curve is the published MLM arm's two held-out measurements; hours from the throughput."""
+    escape = diagnostic("escape")
+    reference = escape.published_reference({escape.REFERENCE_ARM: {"tokens_per_second": 2048.0}})
+    assert [(p["step"], p["tokens"], p["eval_mlm_loss"]) for p in reference["curve"]] == [
+        (12_000, 24_576_000, 7.0198),
+        (24_000, 49_152_000, 6.8753),
+    ]
+    assert reference["curve"][0]["hours"] == round(12_000 / 3600, 4)
+    assert reference["reached"] == {"5.0": None, "4.5": None}
+    assert escape.first_below([{"step": 1, "tokens": 2, "eval_mlm_loss": 4.9}], 5.0) == {
+        "step": 1,
+        "tokens": 2,
+        "hours": None,
+    }
 
 
 def test_balance_clock_logit_equals_summed_learning_rate_when_s_is_its_sigmoid():
