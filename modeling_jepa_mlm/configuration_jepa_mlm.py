@@ -15,6 +15,7 @@ STATEFUL_BALANCES = ("gradnorm", "loss_scale")
 POOLINGS = ("mean", "max", "cls", "first_last_mean")
 HIDDEN_ACTS = ("gelu", "gelu_new", "gelu_pytorch_tanh", "relu", "silu")
 LAYER_NORM_POSITIONS = ("post", "pre")
+POSITION_EMBEDDING_TYPES = ("absolute", "alibi")
 
 # Written into every saved config so that a folder loads through any Auto class with trust_remote_code,
 # whichever of the model classes saved it.
@@ -66,6 +67,11 @@ class JepaMlmConfig(PretrainedConfig):
             (LayerNorm before attention and feed-forward, one more at the top of the stack; Xiong et al. 2020,
             "On Layer Normalization in the Transformer Architecture"), which trains stably at higher learning
             rates.
+        position_embedding_type: `absolute` (BERT and the paper: learned position embeddings added to the token
+            embeddings) or `alibi` (no position embeddings; each encoder head adds `-m_h |i - j|` to its attention
+            scores, the symmetric ALiBi of MosaicBERT after Press et al. 2022, "Train Short, Test Long", with
+            ALiBi's head slopes `m_h`). ALiBi makes attention local from the first step. The predictor keeps its
+            own learned position embeddings either way.
         pooling: what `JepaMlmModel.pooler_output` returns: `mean`, `max`, `cls` or `first_last_mean`.
         objective: `hybrid` (JEPA + MLM, balanced), `mlm` (baseline; no target encoder nor predictor is built)
             or `jepa` (latent prediction only).
@@ -118,6 +124,7 @@ class JepaMlmConfig(PretrainedConfig):
         pad_token_id: int = 0,
         mask_token_id: int = 103,
         layer_norm_position: str = "post",
+        position_embedding_type: str = "absolute",
         pooling: str = "mean",
         objective: str = "hybrid",
         jepa_context: str = "blocks",
@@ -155,6 +162,7 @@ class JepaMlmConfig(PretrainedConfig):
         self.initializer_range = initializer_range
         self.mask_token_id = mask_token_id
         self.layer_norm_position = layer_norm_position
+        self.position_embedding_type = position_embedding_type
         self.pooling = pooling
         self.objective = objective
         self.jepa_context = jepa_context
@@ -218,6 +226,7 @@ class JepaMlmConfig(PretrainedConfig):
             )
         _check_choice("hidden_act", self.hidden_act, HIDDEN_ACTS)
         _check_choice("layer_norm_position", self.layer_norm_position, LAYER_NORM_POSITIONS)
+        _check_choice("position_embedding_type", self.position_embedding_type, POSITION_EMBEDDING_TYPES)
         _check_choice("pooling", self.pooling, POOLINGS)
         _check_choice("objective", self.objective, OBJECTIVES)
         _check_choice("jepa_context", self.jepa_context, JEPA_CONTEXTS)

@@ -18,6 +18,7 @@ The data collator in `modeling_jepa_mlm.training.collator` produces exactly thes
 from __future__ import annotations
 
 import logging
+import math
 from dataclasses import dataclass
 
 import torch
@@ -74,14 +75,19 @@ def gather_tokens(mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
 
 
 class JepaMlmEmbeddings(nn.Module):
-    """Word + absolute position + token type embeddings, then LayerNorm and dropout (BERT)."""
+    """Word + absolute position + token type embeddings, then LayerNorm and dropout (BERT). With
+    `position_embedding_type="alibi"` there is no position table: positions enter as attention biases."""
 
     def __init__(self, config: JepaMlmConfig) -> None:
         super().__init__()
         self.word_embeddings = nn.Embedding(
             config.vocab_size, config.hidden_size, padding_idx=config.pad_token_id
         )
-        self.position_embeddings = nn.Embedding(config.max_position_embeddings, config.hidden_size)
+        self.position_embeddings = (
+            nn.Embedding(config.max_position_embeddings, config.hidden_size)
+            if config.position_embedding_type == "absolute"
+            else None
+        )
         self.token_type_embeddings = nn.Embedding(config.type_vocab_size, config.hidden_size)
         self.LayerNorm = nn.LayerNorm(config.hidden_size, eps=config.layer_norm_eps)
         self.dropout = nn.Dropout(config.hidden_dropout_prob)
@@ -93,14 +99,16 @@ class JepaMlmEmbeddings(nn.Module):
         token_type_ids: torch.Tensor | None = None,
         position_ids: torch.Tensor | None = None,
     ) -> torch.Tensor:
-        seq_len = input_ids.shape[1]
-        if position_ids is None:
-            if seq_len > self.max_position_embeddings:
-                raise ValueError(
-                    f"sequence length {seq_len} exceeds max_position_embeddings={self.max_position_embeddings}"
-                )
-            position_ids = torch.arange(seq_len, device=input_ids.device).unsqueeze(0)
-        x = self.word_embeddings(input_ids) + self.position_embeddings(position_ids)  # (B, L, D)
+        x = self.word_embeddings(input_ids)  # (B, L, D)
+        if self.position_embeddings is not None:
+            seq_len = input_ids.shape[1]
+            if position_ids is None:
+                if seq_len > self.max_position_embeddings:
+                    raise ValueError(
+                        f"sequence length {seq_len} exceeds max_position_embeddings={self.max_position_embeddings}"
+                    )
+                position_ids = torch.arange(seq_len, device=input_ids.device).unsqueeze(0)
+            x = x + self.position_embeddings(position_ids)
         if token_type_ids is None:
             x = x + self.token_type_embeddings.weight[0]
         else:
@@ -123,14 +131,16 @@ def eager_attention_forward(
 
     Args:
         query: (B, H, Q, Dh); key, value: (B, H, L, Dh); attention_mask: (B, 1, 1 or Q, L) bool, True where a key
-            may be attended, or None.
+            may be attended, or a float bias added to the scores ((B or 1, H, Q, L), ALiBi), or None.
 
     Returns:
         the attended values (B, Q, H, Dh) and the attention probabilities (B, H, Q, L).
     """
     scores = (query @ key.transpose(-1, -2)) * scaling  # (B, H, Q, L)
-    if attention_mask is not None:
+    if attention_mask is not None and attention_mask.dtype == torch.bool:
         scores = scores.masked_fill(~attention_mask, torch.finfo(scores.dtype).min)
+    elif attention_mask is not None:
+        scores = scores + attention_mask
     probs = F.dropout(scores.softmax(dim=-1), p=dropout, training=module.training)
     return (probs @ value).transpose(1, 2).contiguous(), probs
 
@@ -157,7 +167,8 @@ class JepaMlmAttention(nn.Module):
         attention_mask: torch.Tensor | None,
         query_index: torch.Tensor | None = None,
     ) -> torch.Tensor:
-        """`attention_mask`: (B, 1, 1, L) bool, True where a key may be attended, or None for no padding.
+        """`attention_mask`: (B, 1, 1, L) bool, True where a key may be attended, or None for no padding; or a
+        float bias (B or 1, H, L, L) added to the scores (ALiBi, padding already in it as a large negative).
 
         `query_index` (B, Q) long: compute the outputs at these positions only (queries there, keys and values
         everywhere), (B, Q, D); the Q rows of the projection are applied only there.
@@ -179,6 +190,12 @@ class JepaMlmAttention(nn.Module):
                 .view(batch, num_queries, self.num_heads, self.head_dim)
                 .transpose(1, 2)
             )
+        if attention_mask is not None and attention_mask.is_floating_point():
+            if query_index is not None:  # the bias rows of the queries
+                rows = attention_mask.expand(batch, -1, -1, -1)
+                index = query_index[:, None, :, None].expand(-1, rows.shape[1], -1, rows.shape[-1])
+                attention_mask = rows.gather(2, index)  # (B, H, Q, L)
+            attention_mask = attention_mask.to(q.dtype)  # SDPA takes a float mask in the query's dtype
         implementation = self.config._attn_implementation or "sdpa"
         attend = (
             eager_attention_forward if implementation == "eager" else ALL_ATTENTION_FUNCTIONS[implementation]
@@ -257,6 +274,34 @@ def _attention_bias(attention_mask: torch.Tensor | None) -> torch.Tensor | None:
     return mask[:, None, None, :]
 
 
+def alibi_slopes(num_heads: int) -> torch.Tensor:
+    """ALiBi's head slopes (Press et al. 2022): the geometric sequence `2^(-8 h / n)`, h = 1..n, for the power of
+    two n at or below `num_heads`, then every other slope of the sequence for 2n for the remaining heads."""
+    closest = 2 ** math.floor(math.log2(num_heads))
+    slopes = [2 ** (-8 * h / closest) for h in range(1, closest + 1)]
+    if closest < num_heads:
+        slopes += [2 ** (-8 * h / (2 * closest)) for h in range(1, 2 * closest + 1, 2)][: num_heads - closest]
+    return torch.tensor(slopes)
+
+
+def _alibi_bias(
+    attention_mask: torch.Tensor, position_ids: torch.Tensor | None, num_heads: int
+) -> torch.Tensor:
+    """Symmetric ALiBi: (B or 1, H, L, L) float bias `-m_h |p_i - p_j|` from the tokens' positions `p` (their
+    original positions when a gathered subset is encoded), with padded keys at the float minimum."""
+    seq_len = attention_mask.shape[1]
+    if position_ids is None:
+        position_ids = torch.arange(seq_len, device=attention_mask.device).unsqueeze(0)  # (1, L)
+    positions = position_ids.float()
+    distance = (positions[:, :, None] - positions[:, None, :]).abs()  # (B or 1, L, L)
+    slopes = alibi_slopes(num_heads).to(distance.device)
+    bias = -slopes[None, :, None, None] * distance[:, None]  # (B or 1, H, L, L)
+    keys = _attention_bias(attention_mask)
+    if keys is not None:
+        bias = bias.masked_fill(~keys, torch.finfo(bias.dtype).min)
+    return bias
+
+
 def _check_vocab(input_ids: torch.Tensor, vocab_size: int) -> None:
     """Fail with a clear message, not a device-side index error, when ids do not fit the vocabulary."""
     if torch.compiler.is_compiling() or input_ids.numel() == 0:
@@ -324,6 +369,15 @@ class JepaMlmModel(JepaMlmPreTrainedModel):
     def get_input_embeddings(self) -> nn.Embedding:
         return self.embeddings.word_embeddings
 
+    def attention_bias(
+        self, attention_mask: torch.Tensor, position_ids: torch.Tensor | None = None
+    ) -> torch.Tensor | None:
+        """What every layer's attention reads: the (B, 1, 1, L) bool key mask (None without padding), or with
+        `position_embedding_type="alibi"` the (B or 1, H, L, L) float ALiBi bias with padding in it."""
+        if self.config.position_embedding_type == "alibi":
+            return _alibi_bias(attention_mask, position_ids, self.config.num_attention_heads)
+        return _attention_bias(attention_mask)
+
     def set_input_embeddings(self, value: nn.Embedding) -> None:
         self.embeddings.word_embeddings = value
 
@@ -357,7 +411,7 @@ class JepaMlmModel(JepaMlmPreTrainedModel):
         keep_all = output_hidden_states or self.config.pooling in POOLERS_NEEDING_HIDDEN_STATES
         if attention_mask is None:
             attention_mask = torch.ones_like(input_ids)
-        bias = _attention_bias(attention_mask)
+        bias = self.attention_bias(attention_mask, position_ids)
         x = self.embeddings(input_ids, token_type_ids, position_ids)  # (B, L, D)
         all_states = [x] if keep_all else None
         for i, layer in enumerate(self.layers):
@@ -811,7 +865,7 @@ class JepaMlmForPreTraining(JepaMlmPreTrainedModel):
         index, valid = gather_tokens(
             selected
         )  # (B, Q), row by row in increasing position: `[selected]` order
-        bias = _attention_bias(attention_mask)
+        bias = encoder.attention_bias(attention_mask)
         x = encoder.embeddings(clean_input_ids, token_type_ids)  # (B, L, D)
         lower = []
         for layer in encoder.layers[:-1]:

@@ -31,6 +31,7 @@ from modeling_jepa_mlm.modeling_jepa_mlm import gather_tokens
         ("balance_max_scale", 0.5, r"a number in \[1.0, inf\]"),
         ("pooling", "median", "mean, max, cls, first_last_mean"),
         ("layer_norm_position", "sandwich", "post, pre"),
+        ("position_embedding_type", "rotary", "absolute, alibi"),
         ("hidden_size", 30, "a multiple of num_attention_heads=4"),
         ("num_hidden_layers", 0, "an integer > 0"),
         ("balance_fixed_weight", 1.5, r"a number in \[0.0, 1.0\]"),
@@ -134,11 +135,12 @@ def test_blocks_context_pass_ignores_non_context_tokens(tiny_config):
     assert not torch.allclose(model(**changed).jepa_loss, loss)
 
 
-def test_sdpa_and_eager_agree_on_padded_batch(tiny_config):
-    config = tiny_config()
+@pytest.mark.parametrize("positions", ["absolute", "alibi"])
+def test_sdpa_and_eager_agree_on_padded_batch(tiny_config, positions):
+    config = tiny_config(position_embedding_type=positions)
     torch.manual_seed(0)
     sdpa = JepaMlmModel(config).eval()
-    eager_config = tiny_config()
+    eager_config = tiny_config(position_embedding_type=positions)
     eager_config._attn_implementation = "eager"
     eager = JepaMlmModel(eager_config).eval()
     eager.load_state_dict(sdpa.state_dict())
@@ -149,9 +151,10 @@ def test_sdpa_and_eager_agree_on_padded_batch(tiny_config):
     torch.testing.assert_close(a[real], b[real], atol=1e-5, rtol=1e-5)
 
 
+@pytest.mark.parametrize("positions", ["absolute", "alibi"])
 @pytest.mark.parametrize("attn", ["sdpa", "eager"])
-def test_real_token_outputs_do_not_depend_on_padding(tiny_config, attn):
-    config = tiny_config()
+def test_real_token_outputs_do_not_depend_on_padding(tiny_config, attn, positions):
+    config = tiny_config(position_embedding_type=positions)
     config._attn_implementation = attn
     model = JepaMlmModel(config).eval()
     ids = torch.randint(5, config.vocab_size, (1, 5))
@@ -277,12 +280,18 @@ def test_sequence_classification_regression_and_classification(tiny_config):
     torch.testing.assert_close(out.loss, F.cross_entropy(out.logits, labels))
 
 
-@pytest.mark.parametrize("norm", ["post", "pre"])
+@pytest.mark.parametrize("norm,positions", [("post", "absolute"), ("pre", "absolute"), ("pre", "alibi")])
 @pytest.mark.parametrize("attn", ["sdpa", "eager"])
 @pytest.mark.parametrize("layers", [1, 2])
-def test_targets_at_selected_positions_equal_full_targets(tiny_config, attn, layers, norm):
-    """The shared mode's targets run the last target layer only at the selected positions: same values."""
-    config = tiny_config(jepa_context="shared", jepa_target_layers=layers, layer_norm_position=norm)
+def test_targets_at_selected_positions_equal_full_targets(tiny_config, attn, layers, norm, positions):
+    """The shared mode's targets run the last target layer only at the selected positions: same values (with
+    ALiBi, the bias rows of those positions)."""
+    config = tiny_config(
+        jepa_context="shared",
+        jepa_target_layers=layers,
+        layer_norm_position=norm,
+        position_embedding_type=positions,
+    )
     config._attn_implementation = attn
     model = JepaMlmForPreTraining(config)
     batch = make_batch(config)
@@ -321,6 +330,69 @@ def test_pre_ln_round_trips_through_save_pretrained_and_automodel(tmp_path, tiny
     ids = torch.randint(5, model.config.vocab_size, (2, 7))
     torch.testing.assert_close(loaded(ids).last_hidden_state, model.jepa_mlm(ids).last_hidden_state)
     torch.testing.assert_close(loaded.final_norm.weight, model.jepa_mlm.final_norm.weight)
+
+
+def test_alibi_slopes_are_alibis_geometric_sequence():
+    from modeling_jepa_mlm.modeling_jepa_mlm import alibi_slopes
+
+    assert alibi_slopes(4).tolist() == [2**-2, 2**-4, 2**-6, 2**-8]
+    assert alibi_slopes(8).tolist() == [2.0**-h for h in range(1, 9)]
+    # not a power of two: the 4-head sequence, then every other slope of the 8-head one (Press et al.'s code)
+    assert alibi_slopes(6).tolist() == [2**-2, 2**-4, 2**-6, 2**-8, 2**-1, 2**-3]
+
+
+@pytest.mark.parametrize("attn", ["sdpa", "eager"])
+def test_alibi_attention_is_softmax_of_scores_minus_slope_times_distance(tiny_config, attn):
+    """One attention module with the ALiBi bias equals `softmax(q k^T / sqrt(d) - m_h |i - j|) v`, computed here
+    by hand, padded keys excluded; the bias rows of gathered queries give the same rows."""
+    from modeling_jepa_mlm.modeling_jepa_mlm import alibi_slopes
+
+    config = tiny_config(position_embedding_type="alibi", initializer_range=0.5)
+    config._attn_implementation = attn
+    model = JepaMlmModel(config).eval()
+    attention, heads = model.layers[0].attention, config.num_attention_heads
+    x = torch.randn(2, 6, config.hidden_size)
+    mask = torch.tensor([[1] * 6, [1] * 4 + [0] * 2])
+    bias = model.attention_bias(mask)
+    out = attention(x, bias)
+    q, k, v = attention.qkv(x).view(2, 6, 3, heads, -1).permute(2, 0, 3, 1, 4)
+    distance = (torch.arange(6)[:, None] - torch.arange(6)[None]).abs()
+    scores = q @ k.transpose(-1, -2) / q.shape[-1] ** 0.5 - alibi_slopes(heads)[:, None, None] * distance
+    scores = scores.masked_fill(~mask.bool()[:, None, None, :], float("-inf"))
+    expected = attention.dense((scores.softmax(-1) @ v).transpose(1, 2).reshape(2, 6, -1))
+    torch.testing.assert_close(out, expected, atol=1e-5, rtol=1e-5)
+    index = torch.tensor([[5, 1], [0, 3]])
+    rows = expected.gather(1, index[..., None].expand(-1, -1, x.shape[-1]))  # (2, 2, D)
+    torch.testing.assert_close(attention(x, bias, index), rows, atol=1e-5, rtol=1e-5)
+
+
+def test_alibi_encoder_depends_on_relative_positions_only(tiny_config):
+    """ALiBi has no position table: shifting every position by the same amount changes nothing, while the
+    absolute encoder's output moves; encoding a gathered subset at its original positions uses their distances."""
+    torch.manual_seed(0)
+    ids = torch.randint(5, 99, (2, 6))
+    shifted = torch.arange(6).unsqueeze(0) + 7
+    alibi = JepaMlmModel(tiny_config(position_embedding_type="alibi")).eval()
+    assert alibi.embeddings.position_embeddings is None
+    assert not any("position_embeddings" in name for name in alibi.state_dict())
+    torch.testing.assert_close(alibi(ids, position_ids=shifted).last_hidden_state, alibi(ids).last_hidden_state)
+    spread = torch.tensor([[0, 2, 4, 6, 8, 10]])
+    assert (alibi(ids, position_ids=spread).last_hidden_state - alibi(ids).last_hidden_state).abs().max() > 1e-3
+    absolute = JepaMlmModel(tiny_config()).eval()
+    moved = absolute(ids, position_ids=shifted).last_hidden_state - absolute(ids).last_hidden_state
+    assert moved.abs().max() > 1e-3
+
+
+def test_alibi_round_trips_through_save_pretrained_and_automodel(tmp_path, tiny_config):
+    from transformers import AutoModel
+
+    model = JepaMlmForPreTraining(tiny_config(position_embedding_type="alibi", layer_norm_position="pre")).eval()
+    model.save_pretrained(tmp_path)
+    loaded = AutoModel.from_pretrained(tmp_path).eval()
+    assert loaded.config.position_embedding_type == "alibi"
+    ids = torch.randint(5, model.config.vocab_size, (2, 7))
+    mask = torch.tensor([[1] * 7, [1] * 5 + [0] * 2])
+    torch.testing.assert_close(loaded(ids, mask).last_hidden_state, model.jepa_mlm(ids, mask).last_hidden_state)
 
 
 def test_pretraining_output_reports_mlm_top1_accuracy(tiny_config):

@@ -252,11 +252,18 @@ def _architecture(config: Mapping, run: Mapping, probe_params: int | None) -> st
         ["attention heads", str(config.get("num_attention_heads"))],
         ["intermediate size", str(config.get("intermediate_size"))],
         ["vocabulary", str(config.get("vocab_size"))],
-        ["max positions", str(config.get("max_position_embeddings"))],
+        ["blocks", f"{config.get('layer_norm_position', 'post')}-LN"],
+        ["positions", _positions(config)],
         ["pooler_output", f"`{config.get('pooling', 'mean')}` pooling"],
         ["encoder parameters", f"{params:,}" if params else "–"],
     ]
     return "\n".join(_table(["", ""], rows))
+
+
+def _positions(config: Mapping) -> str:
+    if config.get("position_embedding_type", "absolute") == "alibi":
+        return "symmetric ALiBi attention biases (no position embeddings)"
+    return f"learned absolute, up to {config.get('max_position_embeddings')}"
 
 
 def _objective(config: Mapping, run_config: Mapping) -> str:
