@@ -10,6 +10,7 @@ import sys
 from pathlib import Path
 
 import pytest
+import torch
 import test_pretraining
 import yaml
 from test_pretraining import ARMS, TINY_MODEL
@@ -22,6 +23,7 @@ STUDY = EXPERIMENTS / "studies" / "cpu_49m.yaml"
 corpus = test_pretraining.corpus
 tokenizer_dir = test_pretraining.tokenizer_dir
 DIAGNOSTICS = (
+    "attention",
     "balance_clock",
     "bert_reference",
     "check_order",
@@ -168,6 +170,29 @@ def test_comparison_arms_differ_only_in_objective_and_balance_and_train_the_esca
         if recipe["model_config"].get(k) != mlm["model_config"].get(k)
     }
     assert all(k.startswith(("jepa_", "predictor_", "balance")) for k in model_differ), model_differ
+
+
+def test_attention_statistics_of_uniform_and_alibi_attention_match_their_formulas(tiny_config):
+    """With near-zero weights the scores are 0: absolute-position attention is uniform (entropy fraction 1, mean
+    distance (L^2 - 1) / 3L, neighbour mass 2 (L - 1) / L^2); ALiBi attention is then softmax(-m_h |i - j|)."""
+    from modeling_jepa_mlm import JepaMlmModel
+    from modeling_jepa_mlm.modeling_jepa_mlm import alibi_slopes
+
+    attention = diagnostic("attention")
+    ids = torch.randint(5, 99, (3, 16))
+    length = 16
+    uniform = attention.attention_statistics(JepaMlmModel(tiny_config(initializer_range=1e-6)), ids)
+    assert len(uniform) == 2
+    for layer in uniform:
+        assert layer["entropy_fraction"] == pytest.approx([1.0] * 4, abs=1e-3)
+        assert layer["mean_distance"] == pytest.approx([(length**2 - 1) / (3 * length)] * 4, abs=1e-2)
+        assert layer["neighbour_mass"] == pytest.approx([2 * (length - 1) / length**2] * 4, abs=1e-4)
+    config = tiny_config(initializer_range=1e-6, position_embedding_type="alibi")
+    local = attention.attention_statistics(JepaMlmModel(config), ids)
+    distance = (torch.arange(length)[:, None] - torch.arange(length)[None]).abs().float()
+    probs = (-alibi_slopes(4)[:, None, None] * distance).softmax(-1)  # (H, L, L)
+    expected = (probs * (distance == 1)).sum(-1).mean(-1)
+    assert local[0]["neighbour_mass"] == pytest.approx(expected.tolist(), abs=1e-4)
 
 
 def test_escape_report_reads_the_published_reference_points():
