@@ -61,6 +61,21 @@ def measure(config: dict, steps: int, log_every: int, workdir: Path) -> dict:
     }
 
 
+def merge(earlier: dict, later: dict) -> dict:
+    """`later` with the recipes of `earlier` it did not measure; every recipe keeps its own command, date and
+    machine (a measurement is only comparable with the conditions it was taken under)."""
+    recipes = {}
+    for run in (earlier, later):
+        for name, recipe in run["recipes"].items():
+            recipes[name] = {
+                **recipe,
+                "command": recipe.get("command", run["command"]),
+                "date": recipe.get("date", run["date"]),
+                "machine": recipe.get("machine", run["machine"]),
+            }
+    return {**later, "recipes": recipes}
+
+
 def main(argv: list[str] | None = None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("study")
@@ -68,6 +83,11 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--steps", type=int, default=30)
     parser.add_argument("--log_every", type=int, default=5)
     parser.add_argument("--json", type=Path, help="write the results here")
+    parser.add_argument(
+        "--update",
+        action="store_true",
+        help="keep the other recipes of an existing --json file (each with its own date and machine)",
+    )
     args = parser.parse_args(argv)
     spec = load_study(args.study)
     first_seed = {run.arm: run for run in reversed(spec.runs())}
@@ -91,6 +111,8 @@ def main(argv: list[str] | None = None) -> dict:
         "steps": args.steps,
         "recipes": recipes,
     }
+    if args.update and args.json and args.json.is_file():
+        result = merge(json.loads(args.json.read_text()), result)
     if args.json:
         args.json.write_text(json.dumps(result, indent=1) + "\n")
     return result

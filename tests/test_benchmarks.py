@@ -47,3 +47,36 @@ def test_flops_per_token_by_hand():
     assert throughput.flops_per_token("mlm", mlm, s) == pytest.approx(
         3 * (2 * 2 * per_layer + 4 * 2 * s * d + head)
     )
+
+
+def test_recipe_throughput_update_keeps_each_recipe_with_its_own_conditions():
+    recipe_throughput = load_script("recipe_throughput")
+    earlier = {
+        "command": "first",
+        "date": "d1",
+        "machine": {"threads": 2},
+        "recipes": {"a": {"tokens_per_second": 1.0}, "b": {"tokens_per_second": 2.0}},
+    }
+    later = {
+        "command": "second",
+        "date": "d2",
+        "machine": {"threads": 1},
+        "recipes": {"b": {"tokens_per_second": 3.0}},
+    }
+    merged = recipe_throughput.merge(earlier, later)
+    assert merged["recipes"]["a"] == {
+        "tokens_per_second": 1.0,
+        "command": "first",
+        "date": "d1",
+        "machine": {"threads": 2},
+    }
+    assert merged["recipes"]["b"] == {
+        "tokens_per_second": 3.0,
+        "command": "second",
+        "date": "d2",
+        "machine": {"threads": 1},
+    }
+    assert merged["date"] == "d2"
+    # merging again keeps the recorded conditions of each recipe
+    again = recipe_throughput.merge(merged, {**later, "date": "d3", "recipes": {}})
+    assert again["recipes"]["b"]["date"] == "d2"
