@@ -10,8 +10,8 @@ import sys
 from pathlib import Path
 
 import pytest
-import torch
 import test_pretraining
+import torch
 import yaml
 from test_pretraining import ARMS, TINY_MODEL
 

@@ -375,9 +375,13 @@ def test_alibi_encoder_depends_on_relative_positions_only(tiny_config):
     alibi = JepaMlmModel(tiny_config(position_embedding_type="alibi")).eval()
     assert alibi.embeddings.position_embeddings is None
     assert not any("position_embeddings" in name for name in alibi.state_dict())
-    torch.testing.assert_close(alibi(ids, position_ids=shifted).last_hidden_state, alibi(ids).last_hidden_state)
+    torch.testing.assert_close(
+        alibi(ids, position_ids=shifted).last_hidden_state, alibi(ids).last_hidden_state
+    )
     spread = torch.tensor([[0, 2, 4, 6, 8, 10]])
-    assert (alibi(ids, position_ids=spread).last_hidden_state - alibi(ids).last_hidden_state).abs().max() > 1e-3
+    assert (
+        alibi(ids, position_ids=spread).last_hidden_state - alibi(ids).last_hidden_state
+    ).abs().max() > 1e-3
     absolute = JepaMlmModel(tiny_config()).eval()
     moved = absolute(ids, position_ids=shifted).last_hidden_state - absolute(ids).last_hidden_state
     assert moved.abs().max() > 1e-3
@@ -386,13 +390,17 @@ def test_alibi_encoder_depends_on_relative_positions_only(tiny_config):
 def test_alibi_round_trips_through_save_pretrained_and_automodel(tmp_path, tiny_config):
     from transformers import AutoModel
 
-    model = JepaMlmForPreTraining(tiny_config(position_embedding_type="alibi", layer_norm_position="pre")).eval()
+    model = JepaMlmForPreTraining(
+        tiny_config(position_embedding_type="alibi", layer_norm_position="pre")
+    ).eval()
     model.save_pretrained(tmp_path)
     loaded = AutoModel.from_pretrained(tmp_path).eval()
     assert loaded.config.position_embedding_type == "alibi"
     ids = torch.randint(5, model.config.vocab_size, (2, 7))
     mask = torch.tensor([[1] * 7, [1] * 5 + [0] * 2])
-    torch.testing.assert_close(loaded(ids, mask).last_hidden_state, model.jepa_mlm(ids, mask).last_hidden_state)
+    torch.testing.assert_close(
+        loaded(ids, mask).last_hidden_state, model.jepa_mlm(ids, mask).last_hidden_state
+    )
 
 
 def test_pretraining_output_reports_mlm_top1_accuracy(tiny_config):
