@@ -159,7 +159,7 @@ def test_comparison_arms_differ_only_in_objective_and_balance_and_train_the_esca
     paper = next(r for r in runs if r.arm == "hybrid").config["model_config"]
     assert (paper["jepa_context"], paper["balance"]) == ("blocks", "sigmoid")
 
-    recipe = next(r for r in load_study(ESCAPE).runs() if r.arm == "pre_lr3e-3_b128").config
+    recipe = next(r for r in load_study(ESCAPE).runs() if r.arm == "pre_lr3e-3_b128_alibi").config
     mlm = next(r for r in runs if r.arm == "mlm" and r.seed == 42).config
     unread = ("ema_momentum_start", "ema_momentum_end", "ema_schedule", "output_dir")
     differ = {k for k in recipe.keys() | mlm.keys() if k not in unread and recipe.get(k) != mlm.get(k)}
