@@ -68,7 +68,9 @@ def attention_statistics(model: JepaMlmModel, input_ids: torch.Tensor) -> list[d
             {
                 "entropy_fraction": [round(v, 3) for v in entropy.tolist()],
                 "mean_distance": [round(v, 2) for v in (probs * distance).sum(-1).mean((0, 2)).tolist()],
-                "neighbour_mass": [round(v, 4) for v in (probs * (distance == 1)).sum(-1).mean((0, 2)).tolist()],
+                "neighbour_mass": [
+                    round(v, 4) for v in (probs * (distance == 1)).sum(-1).mean((0, 2)).tolist()
+                ],
             }
         )
     return layers

@@ -165,6 +165,7 @@ def published_reference(throughput: dict) -> dict:
         "source": "the published comparison's MLM arm, results/cpu_49m/mlm_{12k,24k}/mlm_sanity.json",
         "tokens_per_step": tokens_per_step,
         "tokens_per_second_2_threads": rate,
+        "max_steps": 24000,
         "steps_done": 24000,
         "complete": True,
         "reached": {str(level): first_below(points, level) for level in GOALS},
@@ -205,6 +206,8 @@ def plot(runs: dict, baselines: dict, path: Path) -> None:
             ax.axhline(level, color="green", ls=":", lw=1)
     for ax in axes[1]:
         ax.axhline(baselines["most_frequent_token_accuracy"], color="grey", ls="--", lw=1)
+    for ax in axes[:, 1]:
+        ax.axvline(2.0, color="green", ls=":", lw=1)  # the goal's two hours
     axes[0, 0].text(
         0.2, baselines["unigram_cross_entropy_train"] + 0.03, "unigram of the training text", fontsize=8
     )
