@@ -310,3 +310,19 @@ def test_random_control_is_a_floor_for_the_models_not_for_itself():
     assert cell_informative(
         ["good", "control"], "t", "mean", cells, "control"
     )  # the control need not beat itself
+    # Nor need the control's other seeds (its arm), which cannot beat it: an arm against the control arm
+    cells["control_seed2"] = {"t": {"mean": probe_estimates(at(0.60), labels, idx)}}
+    models = ["good", "control", "control_seed2"]
+    assert not cell_informative(models, "t", "mean", cells, "control")
+    assert cell_informative(models, "t", "mean", cells, "control", control_arm=["control", "control_seed2"])
+
+
+def test_a_reversed_comparison_negates_the_difference_and_both_intervals():
+    from modeling_jepa_mlm.analysis.probe import reversed_comparison
+    from modeling_jepa_mlm.analysis.results import Comparison
+
+    c = Comparison("a", "b", "t", "mean", "accuracy", 0.1, 0.05, 0.2, 0.01, 0.02, True, False, 0.06, 0.18)
+    r = reversed_comparison(c)
+    assert (r.model_a, r.model_b, r.diff, r.ci_low, r.ci_high) == ("b", "a", -0.1, -0.2, -0.05)
+    assert (r.ci90_low, r.ci90_high, r.p_value, r.p_holm, r.significant) == (-0.18, -0.06, 0.01, 0.02, True)
+    assert reversed_comparison(r) == c

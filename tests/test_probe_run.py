@@ -519,6 +519,42 @@ def test_claims_count_informative_cells_once_per_pooling_and_over_seeds(workspac
         run(workspace, tmp_path, "--arms", "x")
     with pytest.raises(ValueError, match="--random_control 'nobody' is not a model name"):
         run(workspace, tmp_path, "--tasks", "sst2", "--random_control", "nobody")
+    # --claim_pairs chooses the comparisons: here both directions between the two arms
+    pairs = run(
+        workspace,
+        tmp_path,
+        *tasks,
+        "--arms",
+        "jepa",
+        "jepa",
+        "bert",
+        "--claim_pairs",
+        "bert:jepa",
+        "jepa:bert",
+        models=("tiny-jepa", "tiny-jepa-seed1", "tiny-bert"),
+    )
+    assert [(c.model_a, c.model_b) for c in pairs.claims] == [("bert", "jepa")] * 5 + [("jepa", "bert")] * 5
+    assert [c.seeds for c in pairs.claims] == [[1, 2]] * 5 + [[2, 1]] * 5
+    # one seed each, listed the other way round: the same cells, the differences negated
+    forward = run(workspace, tmp_path, *tasks, models=("tiny-jepa", "tiny-bert"))
+    backward = run(
+        workspace, tmp_path, *tasks, "--claim_pairs", "tiny-bert:tiny-jepa", models=("tiny-jepa", "tiny-bert")
+    )
+    for f, b in zip(forward.claims, backward.claims, strict=True):
+        assert (b.model_a, b.model_b) == ("tiny-bert", "tiny-jepa")
+        assert (b.cells, b.informative, b.duplicates) == (
+            f.cells,
+            f.informative,
+            f.duplicates,
+        ) and f.cells > 0
+    with pytest.raises(
+        ValueError, match=r"--claim_pairs name unknown arms \['nobody'\]; arms: \['tiny-bert'\]"
+    ):
+        run(
+            workspace, tmp_path, "--tasks", "sst2", "--claim_pairs", "tiny-bert:nobody", models=("tiny-bert",)
+        )
+    with pytest.raises(ValueError, match=r"--claim_pairs \['jepa'\] are not valid; accepted: `A:B`"):
+        run(workspace, tmp_path, "--tasks", "sst2", "--claim_pairs", "jepa")
 
 
 def test_paper_padding_changes_the_encoding(workspace, tmp_path):

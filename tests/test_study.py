@@ -48,6 +48,7 @@ def test_budget_in_tokens_gives_steps_per_arm():
         ({"arms": {"random_init": {}}}, "arm name 'random_init' is not valid"),
         ({"colour": "red"}, "unknown keys \\['colour'\\]; accepted keys: name, description"),
         ({"probes": {"p": {"output_dir": "x"}}}, "which the study sets itself"),
+        ({"probes": {"p": {"arms": ["a"]}}}, r"sets \['arms'\], which the study sets itself"),
     ],
 )
 def test_bad_study_files_fail_naming_the_key(tmp_path, change, match):
@@ -174,6 +175,12 @@ def test_two_arm_two_seed_study_runs_end_to_end_and_resumes(tiny_study):
     assert sorted(results["models"]) == sorted(
         [r.name for r in runs] + ["random_init-seed1", "random_init-seed2"]
     )
+    # ... grouped into arms: the claims compare arms over their two seeds each
+    assert {(c["model_a"], c["model_b"]) for c in results["claims"]} == {
+        ("slow", "fast"),
+        ("slow", "random_init"),
+    }
+    assert all(c["seeds"] == [2, 2] for c in results["claims"])
     for name in (
         "summary.md",
         "training_curves.png",

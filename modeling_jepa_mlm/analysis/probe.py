@@ -16,6 +16,7 @@ Tasks are the five built-in GLUE tasks or task specs (`--task_spec`, see `tasks.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import itertools
 import json
 import logging
@@ -146,6 +147,14 @@ class ProbeArguments:
             "sentences. Default: every model its own arm (one seed)."
         },
     )
+    claim_pairs: list[str] | None = field(
+        default=None,
+        metadata={
+            "help": "Which arms the claims compare, as `A:B` (A plays the paper's hybrid), e.g. `hybrid:mlm "
+            "hybrid_balanced:mlm`; names from --arms (else the model names). Default: the first arm against "
+            "each other arm."
+        },
+    )
     random_control: str | None = field(
         default=None,
         metadata={
@@ -209,6 +218,9 @@ class ProbeArguments:
             )
         if self.arms is not None and len(self.arms) != len(self.model_name_or_path):
             raise ValueError(f"--arms has {len(self.arms)} names for {len(self.model_name_or_path)} models")
+        malformed = [p for p in self.claim_pairs or [] if len(p.split(":")) != 2 or "" in p.split(":")]
+        if malformed:
+            raise ValueError(f"--claim_pairs {malformed} are not valid; accepted: `A:B`, two arm names")
         if self.attention_queries < 1:
             raise ValueError(f"--attention_queries must be >= 1, got {self.attention_queries}")
         if len(set(self.model_name_or_path)) != len(self.model_name_or_path):
@@ -608,12 +620,18 @@ def arms_of(names: Sequence[str], arms: Sequence[str] | None) -> dict[str, list[
 
 
 def cell_informative(
-    models: Sequence[str], task: str, pooling: str, estimates: dict, control: str | None
+    models: Sequence[str],
+    task: str,
+    pooling: str,
+    estimates: dict,
+    control: str | None,
+    control_arm: Sequence[str] = (),
 ) -> bool:
     """Whether every model's downstream probe beats chance in this cell (interval of `probe_lift` above 0) and,
     when a random control is named, the control's probe too (paired interval of `probe_headline` above 0).
-    The control is the floor, not a model under test: it need not beat anything itself."""
-    tested = [m for m in models if m != control]
+    The control is the floor, not a model under test: it need not beat anything itself, nor need the other
+    seeds of its arm (`control_arm`)."""
+    tested = [m for m in models if m != control and m not in control_arm]
     lows = [lift_ci_low(estimates[m][task][pooling]) for m in tested]
     if control is not None:
         ref = estimates[control][task][pooling]
@@ -628,6 +646,24 @@ def _number(x: float | None) -> float:
     return float("nan") if x is None else float(x)
 
 
+def reversed_comparison(c: Comparison) -> Comparison:
+    """`b - a` from the comparison `a - b`: the difference and both intervals negated, p-values unchanged."""
+
+    def neg(x: float | None) -> float | None:
+        return None if x is None else -x
+
+    return dataclasses.replace(
+        c,
+        model_a=c.model_b,
+        model_b=c.model_a,
+        diff=neg(c.diff),
+        ci_low=neg(c.ci_high),
+        ci_high=neg(c.ci_low),
+        ci90_low=neg(c.ci90_high),
+        ci90_high=neg(c.ci90_low),
+    )
+
+
 def claim_cells(
     arm_a: Sequence[str],
     arm_b: Sequence[str],
@@ -636,6 +672,7 @@ def claim_cells(
     widths: dict[str, int | None],
     *,
     random_control: str | None = None,
+    control_arm: Sequence[str] = (),
     seed: int = 0,
 ) -> list[ClaimCell]:
     """The cells of every claim metric for two arms: from the model comparison with one seed per arm, else from
@@ -643,9 +680,14 @@ def claim_cells(
     metrics = {m for claim in CLAIMS for m in claim.metrics}
     models = [*arm_a, *arm_b]
     if len(arm_a) == len(arm_b) == 1:
-        rows = [
-            c for c in comparisons if (c.model_a, c.model_b) == (arm_a[0], arm_b[0]) and c.metric in metrics
-        ]
+        pair = (arm_a[0], arm_b[0])
+        rows = [c for c in comparisons if (c.model_a, c.model_b) == pair and c.metric in metrics]
+        if not rows:  # the models were listed the other way round: the same comparison, negated
+            rows = [
+                reversed_comparison(c)
+                for c in comparisons
+                if (c.model_b, c.model_a) == pair and c.metric in metrics
+            ]
     else:
         rng = np.random.default_rng(seed)
         rows = []
@@ -682,7 +724,7 @@ def claim_cells(
             bool(c.significant),
             _number(c.ci90_low),
             _number(c.ci90_high),
-            informative=cell_informative(models, c.task, c.pooling, estimates, random_control),
+            informative=cell_informative(models, c.task, c.pooling, estimates, random_control, control_arm),
             collapsed=any(
                 widths[m] is not None and is_collapsed(estimates[m][c.task][c.pooling], widths[m])
                 for m in models
@@ -711,6 +753,22 @@ def pooling_duplicates(estimates: dict) -> dict[str, dict[str, str]]:
     }
 
 
+def check_claim_arms(
+    names: Sequence[str], arms: Sequence[str] | None, claim_pairs: Sequence[str] | None, control: str | None
+) -> None:
+    """Before anything is encoded: every arm `claim_pairs` names exists, and the random control is a model.
+
+    Raises:
+        ValueError: naming the unknown arm or control and the known ones.
+    """
+    if control is not None and control not in names:
+        raise ValueError(f"--random_control {control!r} is not a model name; names: {list(names)}")
+    known = arms_of(names, arms)
+    unknown = sorted({a for p in claim_pairs or [] for a in p.split(":")} - set(known))
+    if unknown:
+        raise ValueError(f"--claim_pairs name unknown arms {unknown}; arms: {list(known)}")
+
+
 def claim_verdicts(
     names: Sequence[str],
     estimates: dict,
@@ -718,21 +776,24 @@ def claim_verdicts(
     widths: dict[str, int | None],
     *,
     arms: Sequence[str] | None = None,
+    claim_pairs: Sequence[str] | None = None,
     random_control: str | None = None,
     seed: int = 0,
 ) -> list[ClaimVerdict]:
-    """Every claim, the first arm against each other arm (`claims.decide_claim`), with the counts behind it.
+    """Every claim for each pair of arms `A:B` in `claim_pairs` (default: the first arm against each other
+    arm; `claims.decide_claim`), with the counts behind it.
 
     Raises:
-        ValueError: a random control that is not one of the models.
+        ValueError: a random control that is not one of the models, or a pair naming an unknown arm.
     """
-    if random_control is not None and random_control not in names:
-        raise ValueError(f"--random_control {random_control!r} is not a model name; names: {list(names)}")
+    check_claim_arms(names, arms, claim_pairs, random_control)
     by_arm = arms_of(names, arms)
     duplicates = pooling_duplicates(estimates)
     first, *others = by_arm
+    pairs = [tuple(p.split(":")) for p in claim_pairs] if claim_pairs else [(first, o) for o in others]
+    control_arm = next((ms for ms in by_arm.values() if random_control in ms), [])
     out = []
-    for other in others:
+    for first, other in pairs:
         cells = claim_cells(
             by_arm[first],
             by_arm[other],
@@ -740,6 +801,7 @@ def claim_verdicts(
             comparisons,
             widths,
             random_control=random_control,
+            control_arm=control_arm,
             seed=seed,
         )
         seeds = (len(by_arm[first]), len(by_arm[other]))
@@ -762,6 +824,7 @@ def assemble_results(
     arguments: dict[str, Any] | None = None,
     *,
     arms: Sequence[str] | None = None,
+    claim_pairs: Sequence[str] | None = None,
     random_control: str | None = None,
 ) -> ProbeRun:
     """Intervals, paired comparisons with Holm and the claims (the first model plays the paper's hybrid)
@@ -780,7 +843,14 @@ def assemble_results(
     comparisons = compare_models(names, estimates)
     widths = {name: records[name].info.hidden_size for name in names}
     claims = claim_verdicts(
-        names, estimates, comparisons, widths, arms=arms, random_control=random_control, seed=settings.seed
+        names,
+        estimates,
+        comparisons,
+        widths,
+        arms=arms,
+        claim_pairs=claim_pairs,
+        random_control=random_control,
+        seed=settings.seed,
     )
     # The user's task specs are recorded; a built-in GLUE task is known by its name.
     specs = {t: d.task.to_dict() for t, d in task_data.items() if GLUE_TASKS.get(t) != d.task}
@@ -828,6 +898,7 @@ def run(args: ProbeArguments) -> ProbeRun:
     output_dir = Path(args.output_dir)
     cache_dir = args.cache_dir or str(output_dir / "cache")
     names = args.model_names or display_names(args.model_name_or_path)
+    check_claim_arms(names, args.arms, args.claim_pairs, args.random_control)
 
     # 1. Data first: a missing folder, split or column fails before any model is loaded.
     tasks = resolve_tasks(args.tasks, args.task_spec)
@@ -862,7 +933,14 @@ def run(args: ProbeArguments) -> ProbeRun:
     # 3. Intervals, paired comparisons with Holm, and the claims (first model = the paper's hybrid).
     arguments = {k: v for k, v in asdict(args).items() if k not in ("log_level", "disable_tqdm")}
     out = assemble_results(
-        names, records, task_data, settings, arguments, arms=args.arms, random_control=args.random_control
+        names,
+        records,
+        task_data,
+        settings,
+        arguments,
+        arms=args.arms,
+        claim_pairs=args.claim_pairs,
+        random_control=args.random_control,
     )
     out.timing.total_seconds = time.perf_counter() - start
     write_outputs(out, output_dir, plots=args.plots)

@@ -198,6 +198,15 @@ def probe_models(spec: StudySpec) -> list[tuple[str, Path]]:
     return models
 
 
+def probe_arms(spec: StudySpec) -> list[str]:
+    """The arm of each model `probe_models` lists: the run's arm, `random_init` for the controls, so that the
+    claims group a study's seeds into arms."""
+    arms = [r.arm for r in spec.runs()]
+    if spec.control:
+        arms += [CONTROL_NAME] * len(spec.seeds)
+    return arms
+
+
 def probe_flags(flags: dict[str, Any]) -> list[str]:
     """run_glue_probe flags from a mapping: lists as several values, booleans and scalars as one value."""
     argv: list[str] = []
@@ -230,6 +239,8 @@ def probe(spec: StudySpec, name: str) -> Path:
         *(str(p) for _, p in models),
         "--model_names",
         *(n for n, _ in models),
+        "--arms",
+        *probe_arms(spec),
         "--output_dir",
         str(out),
         *probe_flags(spec.probes[name]),

@@ -17,6 +17,10 @@ A study file is YAML::
     probes:                          # name -> run_glue_probe.py flags
       standard: {protocol: standard, glue_dir: data/glue, tasks: [sst2]}
 
+The runner gives the probe every run and control with its arm (`--arms`; the controls form the arm
+`random_init`), so with several seeds the claims are about arms, with seed-level intervals; a probe's
+`claim_pairs` (`[hybrid:mlm, ...]`) chooses which arms its claims compare.
+
 Paths inside `base` and the probe flags (data folders) are read as the scripts read them: relative to the
 directory the runner is started from (the repository root).
 """
@@ -206,7 +210,7 @@ def load_study(path: str | Path) -> StudySpec:
     for probe, flags in probes.items():
         if not _NAME.match(str(probe)):
             _fail(path, f"probe name {probe!r} is not valid; accepted: letters, digits, '_', '-', '.'")
-        clash = sorted(set(flags) & {"model_name_or_path", "model_names", "output_dir"})
+        clash = sorted(set(flags) & {"model_name_or_path", "model_names", "arms", "output_dir"})
         if clash:
             _fail(path, f"probe {probe!r} sets {clash}, which the study sets itself")
     num_processes = raw.get("num_processes", 1)
