@@ -328,3 +328,38 @@ def test_check_order_finds_the_arms_identical_across_an_epoch_resume_and_a_seed_
 
     arms["hybrid"]["seed"] = arms["hybrid"]["data_seed"] = 8
     assert module.check(arms, 2, 0, tmp_path / "seed")["identical"]["all"] is False
+
+
+def test_a_longer_warmup_stable_decay_run_can_start_from_a_shorter_ones_checkpoint_before_its_decay():
+    """escape_2h.yaml's premise: the 1,500-step schedule (decay 300) and the 2,600-step one (decay 520) give the
+    same learning rate up to step 1,200, and a scheduler restored from the first at step 1,200 continues as the
+    second; the arm is the escape study's but for the decay length."""
+    from transformers import get_wsd_schedule
+
+    from modeling_jepa_mlm.study.spec import load_study
+
+    def schedule(total: int, decay: int):
+        optimizer = torch.optim.AdamW([torch.nn.Parameter(torch.zeros(1))], lr=3e-3)
+        return optimizer, get_wsd_schedule(optimizer, 100, decay, num_training_steps=total)
+
+    short_opt, short = schedule(1500, 300)
+    long_opt, long = schedule(2600, 520)
+    for _ in range(1200):
+        assert short.get_last_lr() == long.get_last_lr()
+        short_opt.step(), short.step(), long_opt.step(), long.step()
+    resumed_opt, resumed = schedule(2600, 520)
+    resumed.load_state_dict(short.state_dict())
+    for _ in range(1400):
+        assert resumed.get_last_lr() == long.get_last_lr()
+        resumed_opt.step(), resumed.step(), long_opt.step(), long.step()
+    assert long.get_last_lr()[0] < 1e-5  # decayed to the end
+
+    (extended,) = load_study(EXPERIMENTS / "studies" / "escape_2h.yaml").runs()
+    recipe = next(r for r in load_study(ESCAPE).runs() if r.arm == extended.arm)
+    assert extended.max_steps == 2600 and recipe.max_steps == 1500
+    differ = {
+        k
+        for k in extended.config.keys() | recipe.config.keys()
+        if extended.config.get(k) != recipe.config.get(k)
+    }
+    assert differ == {"max_steps", "lr_scheduler_kwargs", "output_dir"}
