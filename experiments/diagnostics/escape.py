@@ -220,7 +220,7 @@ def plot(runs: dict, baselines: dict, path: Path) -> None:
     axes[1, 1].set_xlabel("wall time on this 2-core machine (hours, from measured throughput)")
     for ax in axes.flat:
         ax.grid(alpha=0.3)
-    axes[0, 0].legend(fontsize=8, frameon=False)
+    axes[0, 0].legend(fontsize=8, frameon=False, loc="lower left")
     fig.suptitle("Escape study: MLM arm, 4 x 256, Wikipedia 2015.en, held-out CE masked at 15 %", fontsize=10)
     fig.tight_layout()
     fig.savefig(path, dpi=120)
