@@ -499,18 +499,9 @@ def test_claims_count_informative_cells_once_per_pooling_and_over_seeds(workspac
     # 30 eval sentences in 32 dimensions: the rank's maximum is min(30, 32)
     assert cell["effective_rank_fraction"].value == pytest.approx(cell["effective_rank"].value / 30)
 
-    seeds = run(
-        workspace,
-        tmp_path,
-        *tasks,
-        "--arms",
-        "jepa",
-        "jepa",
-        "bert",
-        "--random_control",
-        "tiny-bert",
-        models=("tiny-jepa", "tiny-jepa-seed1", "tiny-bert"),
-    )
+    two_seeds = {"models": ("tiny-jepa", "tiny-jepa-seed1", "tiny-bert")}
+    seeded = (*tasks, "--arms", "jepa", "jepa", "bert")
+    seeds = run(workspace, tmp_path, *seeded, "--random_control", "tiny-bert", **two_seeds)
     verdicts = list(seeds.claims)
     assert {(c.model_a, c.model_b) for c in verdicts} == {("jepa", "bert")}
     assert all(c.seeds == [2, 1] and "seeds 2 vs 1: the one-seed arm" in c.evidence for c in verdicts)
@@ -520,19 +511,7 @@ def test_claims_count_informative_cells_once_per_pooling_and_over_seeds(workspac
     with pytest.raises(ValueError, match="--random_control 'nobody' is not a model name"):
         run(workspace, tmp_path, "--tasks", "sst2", "--random_control", "nobody")
     # --claim_pairs chooses the comparisons: here both directions between the two arms
-    pairs = run(
-        workspace,
-        tmp_path,
-        *tasks,
-        "--arms",
-        "jepa",
-        "jepa",
-        "bert",
-        "--claim_pairs",
-        "bert:jepa",
-        "jepa:bert",
-        models=("tiny-jepa", "tiny-jepa-seed1", "tiny-bert"),
-    )
+    pairs = run(workspace, tmp_path, *seeded, "--claim_pairs", "bert:jepa", "jepa:bert", **two_seeds)
     assert [(c.model_a, c.model_b) for c in pairs.claims] == [("bert", "jepa")] * 5 + [("jepa", "bert")] * 5
     assert [c.seeds for c in pairs.claims] == [[1, 2]] * 5 + [[2, 1]] * 5
     # one seed each, listed the other way round: the same cells, the differences negated

@@ -793,10 +793,10 @@ def claim_verdicts(
     pairs = [tuple(p.split(":")) for p in claim_pairs] if claim_pairs else [(first, o) for o in others]
     control_arm = next((ms for ms in by_arm.values() if random_control in ms), [])
     out = []
-    for first, other in pairs:
+    for arm_a, arm_b in pairs:
         cells = claim_cells(
-            by_arm[first],
-            by_arm[other],
+            by_arm[arm_a],
+            by_arm[arm_b],
             estimates,
             comparisons,
             widths,
@@ -804,12 +804,12 @@ def claim_verdicts(
             control_arm=control_arm,
             seed=seed,
         )
-        seeds = (len(by_arm[first]), len(by_arm[other]))
+        seeds = (len(by_arm[arm_a]), len(by_arm[arm_b]))
         for claim in CLAIMS:
             d = decide_claim(claim, cells, duplicates, seeds)
             out.append(
                 ClaimVerdict(
-                    claim.name, claim.paper, d.verdict, d.evidence, first, other,
+                    claim.name, claim.paper, d.verdict, d.evidence, arm_a, arm_b,
                     d.cells, d.informative, d.duplicates, list(d.seeds),
                 )
             )  # fmt: skip

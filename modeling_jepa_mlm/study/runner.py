@@ -190,21 +190,13 @@ def export_control(spec: StudySpec, seed: int) -> Path:
     return out
 
 
-def probe_models(spec: StudySpec) -> list[tuple[str, Path]]:
-    """(name, export folder) of every run and control the probes compare."""
-    models = [(r.name, r.output_dir) for r in spec.runs()]
+def probe_models(spec: StudySpec) -> list[tuple[str, Path, str]]:
+    """(name, export folder, arm) of every run and control the probes compare; the controls form the arm
+    `random_init`, so that the claims group a study's seeds into arms."""
+    models = [(r.name, r.output_dir, r.arm) for r in spec.runs()]
     if spec.control:
-        models += [(f"{CONTROL_NAME}-seed{s}", spec.control_dir(s)) for s in spec.seeds]
+        models += [(f"{CONTROL_NAME}-seed{s}", spec.control_dir(s), CONTROL_NAME) for s in spec.seeds]
     return models
-
-
-def probe_arms(spec: StudySpec) -> list[str]:
-    """The arm of each model `probe_models` lists: the run's arm, `random_init` for the controls, so that the
-    claims group a study's seeds into arms."""
-    arms = [r.arm for r in spec.runs()]
-    if spec.control:
-        arms += [CONTROL_NAME] * len(spec.seeds)
-    return arms
 
 
 def probe_flags(flags: dict[str, Any]) -> list[str]:
@@ -226,7 +218,7 @@ def probe(spec: StudySpec, name: str) -> Path:
     models = probe_models(spec)
     # Plain JSON, not the typed loader: a foreign or partial file must be refused below, not fail to load.
     results = read_json(out / RESULTS_NAME)
-    if results is not None and sorted(results.get("models", {})) == sorted(n for n, _ in models):
+    if results is not None and sorted(results.get("models", {})) == sorted(n for n, _, _ in models):
         logger.info("probe %s: done for these models, skipped", name)
         return out
     if results is not None and not (out / PROBE_MARKER).is_file():
@@ -236,18 +228,18 @@ def probe(spec: StudySpec, name: str) -> Path:
         )
     argv = [
         "--model_name_or_path",
-        *(str(p) for _, p in models),
+        *(str(p) for _, p, _ in models),
         "--model_names",
-        *(n for n, _ in models),
+        *(n for n, _, _ in models),
         "--arms",
-        *probe_arms(spec),
+        *(a for _, _, a in models),
         "--output_dir",
         str(out),
         *probe_flags(spec.probes[name]),
     ]
     out.mkdir(parents=True, exist_ok=True)
     (out / PROBE_MARKER).write_text(
-        json.dumps({"study": spec.name, "models": [n for n, _ in models]}, indent=2)
+        json.dumps({"study": spec.name, "models": [n for n, _, _ in models]}, indent=2)
     )
     begin = time.perf_counter()
     with (out / "probe.log").open("a") as log:

@@ -200,7 +200,7 @@ def write_cards(spec: StudySpec) -> list[str]:
             break
     written = []
     (spec.results_dir / "cards").mkdir(parents=True, exist_ok=True)
-    for name, folder in probe_models(spec):
+    for name, folder, _ in probe_models(spec):
         if not (folder / "config.json").is_file():
             continue
         try:
