@@ -139,7 +139,8 @@ def test_the_study_runner_reads_the_cpu_study_as_the_published_budget():
 def test_comparison_arms_differ_only_in_objective_and_balance_and_train_the_escape_recipe():
     """Every run of the seeded comparison has the same data, order, budget, optimizer and schedule; arms differ
     only in the model settings that make them arms, seeds only in `seed`; the MLM arm is the escape study's
-    chosen recipe, as given the two-hour budget, but for its folder and settings an MLM model does not read (EMA, JEPA, predictor, balance)."""
+    chosen recipe as given the two-hour budget, but for its folder and settings an MLM model does not read
+    (EMA, JEPA, predictor, balance)."""
     from modeling_jepa_mlm.study.spec import load_study
 
     runs = load_study(COMPARISON).runs()
