@@ -181,6 +181,12 @@ def test_two_arm_two_seed_study_runs_end_to_end_and_resumes(tiny_study):
         ("slow", "random_init"),
     }
     assert all(c["seeds"] == [2, 2] for c in results["claims"])
+    # ... and every run against its own seed's control on SST-2, one row per pooling the probe used
+    lifts = summary["probes"]["standard"]["control_lifts"]
+    assert sorted({(x["run"], x["control"]) for x in lifts}) == sorted(
+        (r.name, f"random_init-seed{r.seed}") for r in runs
+    )
+    assert len(lifts) == len(runs) * len(results["poolings"])
     for name in (
         "summary.md",
         "training_curves.png",
@@ -276,3 +282,107 @@ def test_a_stopped_run_keeps_its_newest_checkpoint_curve_in_the_results(tiny_stu
     copy_training_records(spec, run)
     kept = json.loads((spec.results_dir / "training" / run.name / "trainer_state.json").read_text())
     assert kept["global_step"] == 4 and kept["log_history"] == [{"step": 4, "eval_mlm_loss": 5.0}]
+
+
+def test_balance_record_tabulates_mlm_weight_and_share_and_counts_the_band():
+    """Hand-made logs: s = 0.1 * k at step 10 k, share 0.2, 0.5, 0.7, 0.9, ... The MLM weight is 1 - s; the band
+    counts its bounds; warm-up points (step < 20) are left out of the statistics; the table picks the logged steps
+    nearest 0, 10, 25, 50, 75 and 100 % of max_steps."""
+    from modeling_jepa_mlm.study.summary import balance_record
+
+    shares = [0.2, 0.5, 0.7, 0.9, 0.3, 0.29]
+    history = [
+        {"step": 10 * (k + 1), "loss": 1.0, "balance_weight": 0.1 * (k + 1), "grad_share_mlm": v}
+        for k, v in enumerate(shares)
+    ] + [{"step": 60, "eval_mlm_loss": 5.0}]  # an evaluation record, not a training log
+    rec = balance_record(history, warmup_steps=20, max_steps=60)
+    # 0, 6, 15, 30, 45, 60 -> nearest logged 10, 10, 10 (a tie with 20 goes to the earlier), 30, 40 (tie), 60
+    assert [p["step"] for p in rec["table"]] == [10, 30, 40, 60]
+    assert rec["table"][0] == {"step": 10, "mlm_weight": 0.9, "grad_share_mlm": 0.2}
+    assert rec["table"][-1] == {"step": 60, "mlm_weight": 0.4, "grad_share_mlm": 0.29}
+    stats = rec["grad_share_mlm_after_warmup"]
+    assert stats["from_step"] == 20 and stats["points"] == 5
+    assert (stats["min"], stats["max"]) == (0.29, 0.9)
+    assert stats["mean"] == round((0.5 + 0.7 + 0.9 + 0.3 + 0.29) / 5, 4)
+    assert stats["fraction_in_band"] == 0.6  # 0.5, 0.7 and 0.3 inside [0.3, 0.7]; 0.9 and 0.29 outside
+    assert balance_record([{"step": 10, "loss": 6.0, "mlm_loss": 6.0}], 0, 10) == {}  # the MLM baseline
+
+
+def test_summary_markdown_shows_the_balance_and_the_claims_seeds(tiny_study):
+    from modeling_jepa_mlm.study.summary import summary_markdown
+
+    run = {
+        "run": "hybrid-seed1",
+        "steps": 4,
+        "max_steps": 4,
+        "tokens": 100,
+        "estimated_train_flops": 1e9,
+        "wall_seconds": 3.0,
+        "balance": {
+            "table": [{"step": 2, "mlm_weight": 0.75, "grad_share_mlm": 0.5}],
+            "grad_share_mlm_after_warmup": {"min": 0.4, "max": 0.6, "mean": 0.5, "fraction_in_band": 1.0},
+        },
+    }
+    claim = {
+        "claim": "uniformity",
+        "paper": "more uniform",
+        "verdict": "supported",
+        "evidence": "x",
+        "model_a": "hybrid",
+        "model_b": "mlm",
+        "cells": 4,
+        "informative": 3,
+        "seeds": [3, 3],
+    }
+    text = summary_markdown(
+        {
+            "study": "s",
+            "description": "",
+            "seeds": [1],
+            "budget": {},
+            "runs": [run],
+            "arms": {},
+            "parity_passed": True,
+            "probes": {"standard": {"report": "r.md", "claims": [claim]}},
+        }
+    )
+    assert "| hybrid-seed1 | 2: 0.75 / 0.5 | 0.400-0.600 (0.500) | 100% |" in text
+    assert "| uniformity | more uniform | hybrid (3) vs mlm (3) | 3/4 | supported | x |" in text
+
+
+def test_control_lifts_pair_each_run_with_its_own_seeds_control(tiny_study):
+    """Only the control of the run's own seed counts; a pair stored the other way round is negated, interval
+    included; other tasks and metrics are left out."""
+    from modeling_jepa_mlm.study.summary import control_lifts
+
+    spec = load_study(tiny_study)
+    spec.arms, spec.seeds = {"mlm": {}}, [1, 2]
+    runs = spec.runs()
+    assert [r.name for r in runs] == ["mlm-seed1", "mlm-seed2"]
+
+    def comp(a, b, diff, low, high, task="sst2", metric="accuracy", pooling="mean"):
+        return {
+            "model_a": a,
+            "model_b": b,
+            "task": task,
+            "metric": metric,
+            "pooling": pooling,
+            "diff": diff,
+            "ci_low": low,
+            "ci_high": high,
+        }
+
+    comparisons = [
+        comp("mlm-seed1", "random_init-seed1", 0.05, 0.02, 0.08),
+        comp("mlm-seed1", "random_init-seed2", 0.50, 0.40, 0.60),  # another seed's control: not its floor
+        comp("random_init-seed2", "mlm-seed2", 0.01, -0.02, 0.04),  # reversed: mlm-seed2 is 0.01 below
+        comp("mlm-seed1", "random_init-seed1", 0.30, 0.20, 0.40, task="cola"),
+        comp("mlm-seed1", "random_init-seed1", 0.30, 0.20, 0.40, metric="f1"),
+    ]
+    lifts = control_lifts(comparisons, runs)
+    assert [
+        (x["run"], x["control"], x["diff"], x["ci_low"], x["ci_high"], x["excludes_zero"]) for x in lifts
+    ] == [
+        ("mlm-seed1", "random_init-seed1", 0.05, 0.02, 0.08, True),
+        ("mlm-seed2", "random_init-seed2", -0.01, -0.04, 0.02, False),
+    ]

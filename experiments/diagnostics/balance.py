@@ -31,6 +31,7 @@ from pathlib import Path
 import yaml
 
 from modeling_jepa_mlm.publishing.cards import trajectory
+from modeling_jepa_mlm.study.summary import SHARE_BAND, share_statistics
 
 logger = logging.getLogger(__name__)
 
@@ -38,8 +39,6 @@ ROOT = Path(__file__).resolve().parents[2]
 RUNS = ROOT / "experiments" / "runs" / "balance_diagnostic"
 RESULTS = ROOT / "experiments" / "results" / "balance_diagnostic"
 BALANCES = ("sigmoid", "uncertainty", "gradnorm", "loss_scale")
-# The band the gradient-based balance must hold the MLM share in (target 1:1).
-SHARE_BAND = (0.3, 0.7)
 SERIES = ("balance_weight", "mlm_loss", "jepa_loss", "grad_share_mlm", "grad_norm_mlm", "grad_norm_jepa")
 
 MODEL = dict(
@@ -148,22 +147,6 @@ def load_trajectory(balance: str, variant: str = "") -> dict[str, list[list[floa
         for i, d in enumerate(lines)
     ]
     return trajectory({"trainer_state": {"log_history": history}})
-
-
-def share_statistics(share: list[list[float]], from_step: int, band: tuple[float, float]) -> dict:
-    """Min, max, mean and the fraction inside `band` of the MLM gradient share at steps >= `from_step`."""
-    values = [v for s, v in share if s >= from_step]
-    if not values:
-        return {}
-    inside = sum(band[0] <= v <= band[1] for v in values)
-    return {
-        "from_step": from_step,
-        "min": round(min(values), 4),
-        "max": round(max(values), 4),
-        "mean": round(sum(values) / len(values), 4),
-        "fraction_in_band": round(inside / len(values), 4),
-        "band": list(band),
-    }
 
 
 def report(balances: tuple[str, ...], variant: str = "") -> dict:

@@ -17,11 +17,15 @@ from typing import Any
 from ..analysis import results as results_io
 from ..files import REPORT_NAME, RESULTS_NAME
 from .runner import SUMMARY_FILE, probe_models, read_json
-from .spec import Run, StudySpec
+from .spec import CONTROL_NAME, Run, StudySpec
 
 logger = logging.getLogger(__name__)
 
 EVAL_KEYS = ("eval_mlm_loss", "eval_mlm_accuracy", "eval_jepa_loss")
+# The band a balance at a 1:1 target must hold the MLM objective's share of the encoder's gradient in.
+SHARE_BAND = (0.3, 0.7)
+# The steps at which the summary tabulates a hybrid's MLM weight and gradient share (the last logged step too).
+BALANCE_TABLE_FRACTIONS = (0.0, 0.1, 0.25, 0.5, 0.75, 1.0)
 
 
 def eval_curve(log_history: list[dict]) -> list[dict[str, float]]:
@@ -31,6 +35,95 @@ def eval_curve(log_history: list[dict]) -> list[dict[str, float]]:
         for h in log_history
         if any(k in h for k in EVAL_KEYS)
     ]
+
+
+def share_statistics(
+    share: list[tuple[int, float]], from_step: int, band: tuple[float, float] = SHARE_BAND
+) -> dict[str, Any]:
+    """Min, max, mean and the fraction inside `band` (bounds included) of the MLM gradient share over the logged
+    `(step, share)` points at steps >= `from_step`; {} when there are none."""
+    values = [v for s, v in share if s >= from_step]
+    if not values:
+        return {}
+    inside = sum(band[0] <= v <= band[1] for v in values)
+    return {
+        "from_step": from_step,
+        "points": len(values),
+        "min": round(min(values), 4),
+        "max": round(max(values), 4),
+        "mean": round(statistics.fmean(values), 4),
+        "fraction_in_band": round(inside / len(values), 4),
+        "band": list(band),
+    }
+
+
+def balance_record(log_history: list[dict], warmup_steps: int, max_steps: int) -> dict[str, Any]:
+    """A hybrid's balance over training, from its training logs: the MLM weight `1 - s` (`s` the balance's JEPA
+    weight, `balance_weight`) and the MLM share of the encoder's gradient (`grad_share_mlm`) at the logged steps
+    nearest `BALANCE_TABLE_FRACTIONS` of `max_steps`, and the share's statistics after warm-up. {} for a run that
+    logged neither (the MLM baseline)."""
+    logs = [h for h in log_history if "loss" in h and "step" in h]
+    weight = [(h["step"], 1.0 - h["balance_weight"]) for h in logs if "balance_weight" in h]
+    share = [(h["step"], h["grad_share_mlm"]) for h in logs if "grad_share_mlm" in h]
+    if not weight and not share:
+        return {}
+    steps = sorted({s for s, _ in weight} | {s for s, _ in share})
+    wanted = sorted({min(steps, key=lambda s: abs(s - f * max_steps)) for f in BALANCE_TABLE_FRACTIONS})
+    weights, shares = dict(weight), dict(share)
+    return {
+        "table": [
+            {"step": s, "mlm_weight": _round(weights.get(s)), "grad_share_mlm": _round(shares.get(s))}
+            for s in wanted
+        ],
+        "grad_share_mlm_after_warmup": share_statistics(share, warmup_steps),
+    }
+
+
+def _round(x: float | None, digits: int = 4) -> float | None:
+    return None if x is None else round(x, digits)
+
+
+def control_lifts(
+    comparisons: list[dict], runs: list[Run], task: str = "sst2", metric: str = "accuracy"
+) -> list[dict[str, Any]]:
+    """Each run against the random control of its own seed on `task`: per pooling the probe's paired difference
+    (run minus control) with its 95 % interval, from a probe's `comparisons` (either order; a reversed pair is
+    negated). Whether every seed of an arm learned something the untrained encoder does not already give."""
+    found = {}
+    for c in comparisons:
+        if c.get("task") == task and c.get("metric") == metric:
+            found[(c["model_a"], c["model_b"], c["pooling"])] = (c["diff"], c["ci_low"], c["ci_high"])
+    lifts = []
+    for run in runs:
+        control = f"{CONTROL_NAME}-seed{run.seed}"
+        for (a, b, pooling), (diff, low, high) in found.items():
+            if (a, b) == (run.name, control):
+                lifts.append(
+                    {
+                        "run": run.name,
+                        "control": control,
+                        "pooling": pooling,
+                        "diff": diff,
+                        "ci_low": low,
+                        "ci_high": high,
+                    }
+                )
+            elif (a, b) == (control, run.name):
+                lifts.append(
+                    {
+                        "run": run.name,
+                        "control": control,
+                        "pooling": pooling,
+                        "diff": None if diff is None else -diff,
+                        "ci_low": None if high is None else -high,
+                        "ci_high": None if low is None else -low,
+                    }
+                )
+    return [dict(rec, task=task, metric=metric, excludes_zero=_excludes_zero(rec)) for rec in lifts]
+
+
+def _excludes_zero(rec: dict) -> bool:
+    return rec["ci_low"] is not None and (rec["ci_low"] > 0 or rec["ci_high"] < 0)
 
 
 def wall_seconds(spec: StudySpec) -> dict[str, float]:
@@ -57,6 +150,7 @@ def run_record(spec: StudySpec, run: Run, walls: dict[str, float]) -> dict[str, 
         * run.config.get("max_seq_length", 128)
     )
     last = curve[-1] if curve else {}
+    balance = balance_record(state.get("log_history", []), run.config.get("warmup_steps", 0), run.max_steps)
     return {
         "run": run.name,
         "arm": run.arm,
@@ -69,6 +163,7 @@ def run_record(spec: StudySpec, run: Run, walls: dict[str, float]) -> dict[str, 
         "estimated_train_flops": summary.get("estimated_train_flops"),
         "wall_seconds": round(walls.get(run.name, 0.0), 1),
         **{f"final_{k}": last.get(k) for k in EVAL_KEYS if k in last},
+        "balance": balance,
         "eval_curve": curve,
     }
 
@@ -239,6 +334,7 @@ def write_summary(spec: StudySpec) -> dict[str, Any]:
             probes[name] = {
                 "report": f"probe_{name}/{REPORT_NAME}",
                 "claims": [asdict(c) for c in results_io.load(path).claims],
+                "control_lifts": control_lifts(read_json(path).get("comparisons", []), spec.runs()),
             }
     summary = {
         "study": spec.name,
@@ -285,6 +381,7 @@ def summary_markdown(summary: dict[str, Any]) -> str:
         lines.append(
             f"| {arm} | {a['seeds']} | {a['complete']} | {_fmt(a['final_eval_mlm_loss_mean'])}{sd} |"
         )
+    lines += _balance_markdown(summary["runs"])
     parity = summary["parity_passed"]
     lines += [
         "",
@@ -296,11 +393,34 @@ def summary_markdown(summary: dict[str, Any]) -> str:
         lines += [f"## Probe `{name}` ([report]({probe['report']}))", ""]
         claims = probe.get("claims") or []
         if claims:
-            lines += ["| claim | models | verdict | evidence |", "|---|---|---|---|"]
+            lines += [
+                "| claim | the paper | models (seeds) | informative cells | verdict | evidence |",
+                "|---|---|---|---:|---|---|",
+            ]
             for c in claims:
+                seeds = c.get("seeds") or [None, None]
+                cells = "-" if c.get("cells") is None else f"{c.get('informative')}/{c.get('cells')}"
                 lines.append(
-                    f"| {c.get('claim')} | {c.get('model_a')} vs {c.get('model_b')} | {c.get('verdict')} | "
+                    f"| {c.get('claim')} | {c.get('paper', '')} | {c.get('model_a')} ({_fmt(seeds[0])}) vs "
+                    f"{c.get('model_b')} ({_fmt(seeds[1])}) | {cells} | {c.get('verdict')} | "
                     f"{c.get('evidence', '')} |"
+                )
+            lines.append("")
+    for name, probe in summary["probes"].items():
+        lifts = probe.get("control_lifts") or []
+        if lifts:
+            task, metric = lifts[0]["task"], lifts[0]["metric"]
+            lines += [
+                f"Probe `{name}`, each run against the random control of its seed ({task} {metric}, run minus "
+                "control, 95 % interval):",
+                "",
+                "| run | control | pooling | difference | 95 % interval |",
+                "|---|---|---|---:|---|",
+            ]
+            for x in lifts:
+                lines.append(
+                    f"| {x['run']} | {x['control']} | {x['pooling']} | {_fmt(x['diff'], '+.3f')} | "
+                    f"[{_fmt(x['ci_low'], '+.3f')}, {_fmt(x['ci_high'], '+.3f')}] |"
                 )
             lines.append("")
     for plot in summary.get("plots", []):
@@ -308,3 +428,29 @@ def summary_markdown(summary: dict[str, Any]) -> str:
     if summary.get("cards"):
         lines += ["Model cards: " + ", ".join(f"[{Path(c).stem}]({c})" for c in summary["cards"]), ""]
     return "\n".join(lines)
+
+
+def _balance_markdown(runs: list[dict]) -> list[str]:
+    """Per hybrid run: the MLM weight and gradient share at a few steps, and the share's range after warm-up."""
+    hybrids = [r for r in runs if r.get("balance")]
+    if not hybrids:
+        return []
+    lines = [
+        "",
+        "Balance over training: the MLM weight `1 - s` and the MLM objective's share of the encoder's gradient "
+        f"(`grad_share_mlm`) at logged steps; after warm-up, the share's range and the fraction of logging windows "
+        f"inside {SHARE_BAND[0]:.0%}-{SHARE_BAND[1]:.0%}.",
+        "",
+        "| run | MLM weight / gradient share at step ... | share after warm-up: min-max (mean) | in band |",
+        "|---|---|---|---:|",
+    ]
+    for r in hybrids:
+        points = "; ".join(
+            f"{p['step']}: {_fmt(p['mlm_weight'], '.3g')} / {_fmt(p['grad_share_mlm'], '.3g')}"
+            for p in r["balance"]["table"]
+        )
+        st = r["balance"]["grad_share_mlm_after_warmup"]
+        span = f"{st['min']:.3f}-{st['max']:.3f} ({st['mean']:.3f})" if st else "-"
+        band = f"{st['fraction_in_band']:.0%}" if st else "-"
+        lines.append(f"| {r['run']} | {points} | {span} | {band} |")
+    return lines
