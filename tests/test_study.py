@@ -196,10 +196,16 @@ def test_two_arm_two_seed_study_runs_end_to_end_and_resumes(tiny_study):
     ):
         assert (spec.results_dir / name).is_file(), name
 
-    # Everything done: a third call trains nothing and probes nothing.
+    # Every stage's wall time and machine is recorded (the controls, the parity check, the probe) and summarised.
+    assert [w["seed"] for w in walltime if w["stage"] == "control"] == [1, 2]
+    assert {w["stage"] for w in walltime} == {"pretrain", "control", "parity", "probe_standard"}
+    assert summary["stages"]["pretrain"]["processes"] == 4 and summary["stages"]["parity"]["processes"] == 1
+    assert "| control | 2 |" in (spec.results_dir / "summary.md").read_text()
+
+    # Everything done: a third call trains nothing, exports nothing and probes nothing; it re-checks parity.
     run_study(spec)
     walltime_after = (spec.results_dir / "training" / "walltime.jsonl").read_text().splitlines()
-    assert len(walltime_after) == len(walltime)
+    assert [json.loads(x)["stage"] for x in walltime_after[len(walltime) :]] == ["parity"]
 
 
 def test_control_holds_the_initial_weights_of_the_arms(tiny_study):

@@ -44,6 +44,7 @@ def machine() -> dict[str, Any]:
     info = {
         "host": platform.node(),
         "processor": platform.processor() or platform.machine(),
+        "cpu_model": cpu_model(),
         "cpu_count": os.cpu_count(),
         "torch_threads": torch.get_num_threads(),
         "torch": torch.__version__,
@@ -52,6 +53,30 @@ def machine() -> dict[str, Any]:
     if torch.cuda.is_available():
         info["gpu"] = torch.cuda.get_device_name(0)
     return info
+
+
+def cpu_model() -> str | None:
+    """The CPU's model name as Linux reports it (`/proc/cpuinfo`); None elsewhere."""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return None
+
+
+def record_stage(spec: StudySpec, stage: str, begin: float, **fields: Any) -> None:
+    """Append a stage's wall time (since `perf_counter()` = `begin`) and machine to the study's `walltime.jsonl`."""
+    _append_jsonl(
+        spec.results_dir / "training" / "walltime.jsonl",
+        {
+            "stage": stage,
+            **fields,
+            "wall_seconds": round(time.perf_counter() - begin, 1),
+            "machine": machine(),
+        },
+    )
 
 
 def read_json(path: Path) -> Any:
@@ -246,15 +271,7 @@ def probe(spec: StudySpec, name: str) -> Path:
         proc = subprocess.run(
             [sys.executable, "-m", "modeling_jepa_mlm.analysis", *argv], stdout=log, stderr=subprocess.STDOUT
         )
-    _append_jsonl(
-        spec.results_dir / "training" / "walltime.jsonl",
-        {
-            "stage": f"probe_{name}",
-            "wall_seconds": round(time.perf_counter() - begin, 1),
-            "returncode": proc.returncode,
-            "machine": machine(),
-        },
-    )
+    record_stage(spec, f"probe_{name}", begin, returncode=proc.returncode)
     if proc.returncode != 0:
         raise RuntimeError(f"probe {name} failed (exit {proc.returncode}); see {out / 'probe.log'}")
     return out
@@ -281,11 +298,16 @@ def run_study(spec: StudySpec, stages: Sequence[str] = STAGES, only: Sequence[st
                 pretrain(spec, run)
     if "control" in stages and spec.control:
         for seed in spec.seeds:
-            export_control(spec, seed)
+            if not (spec.control_dir(seed) / SUMMARY_FILE).is_file():
+                begin = time.perf_counter()
+                export_control(spec, seed)
+                record_stage(spec, "control", begin, run=f"{CONTROL_NAME}-seed{seed}", seed=seed)
     if "parity" in stages:
         from .parity import check_parity
 
+        begin = time.perf_counter()
         parity = check_parity(spec)
+        record_stage(spec, "parity", begin, passed=parity["passed"])
         (spec.results_dir / "parity.json").write_text(json.dumps(parity, indent=2))
         if not parity["passed"]:
             logger.warning("data-order parity FAILED: see %s", spec.results_dir / "parity.json")

@@ -126,6 +126,33 @@ def _excludes_zero(rec: dict) -> bool:
     return rec["ci_low"] is not None and (rec["ci_low"] > 0 or rec["ci_high"] < 0)
 
 
+def stage_walls(spec: StudySpec) -> dict[str, dict[str, Any]]:
+    """Every stage's recorded processes from `walltime.jsonl`: total wall seconds, how many, and the machines
+    (CPU, core count, torch threads, GPU) they ran on. Pre-training is one stage over all runs and sittings."""
+    path = spec.results_dir / "training" / "walltime.jsonl"
+    stages: dict[str, dict[str, Any]] = {}
+    if not path.is_file():
+        return stages
+    for line in path.read_text().splitlines():
+        rec = json.loads(line)
+        st = stages.setdefault(rec["stage"], {"wall_seconds": 0.0, "processes": 0, "machines": []})
+        st["wall_seconds"] = round(st["wall_seconds"] + rec["wall_seconds"], 1)
+        st["processes"] += 1
+        m = rec.get("machine") or {}
+        desc = ", ".join(
+            str(x)
+            for x in (
+                m.get("gpu") or m.get("cpu_model") or m.get("processor"),
+                m.get("cpu_count") and f"{m['cpu_count']} cores",
+                m.get("torch_threads") and f"{m['torch_threads']} torch threads",
+            )
+            if x
+        )
+        if desc not in st["machines"]:
+            st["machines"].append(desc)
+    return stages
+
+
 def wall_seconds(spec: StudySpec) -> dict[str, float]:
     """Pre-training wall time of each run over all its processes (sittings), from `walltime.jsonl`."""
     path = spec.results_dir / "training" / "walltime.jsonl"
@@ -344,6 +371,7 @@ def write_summary(spec: StudySpec) -> dict[str, Any]:
         "arms": arms,
         "runs": runs,
         "parity_passed": None if parity is None else parity["passed"],
+        "stages": stage_walls(spec),
         "probes": probes,
     }
     summary["plots"] = []
@@ -389,6 +417,13 @@ def summary_markdown(summary: dict[str, Any]) -> str:
         "(parity.json).",
         "",
     ]
+    if summary.get("stages"):
+        lines += ["| stage | processes | wall time (h) | machines |", "|---|---:|---:|---|"]
+        for stage, st in summary["stages"].items():
+            lines.append(
+                f"| {stage} | {st['processes']} | {st['wall_seconds'] / 3600:.2f} | {'; '.join(st['machines'])} |"
+            )
+        lines.append("")
     for name, probe in summary["probes"].items():
         lines += [f"## Probe `{name}` ([report]({probe['report']}))", ""]
         claims = probe.get("claims") or []
