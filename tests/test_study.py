@@ -28,6 +28,24 @@ def test_merge_config_updates_model_config_key_by_key():
     assert base["model_config"]["objective"] == "mlm"  # the base is not modified
 
 
+def test_an_arm_may_run_a_subset_of_the_seeds(tmp_path):
+    """`seeds` inside an arm restricts it (in the study's order) and is not passed to pre-training."""
+    (tmp_path / "base.yaml").write_text("max_seq_length: 32\n")
+    study = {
+        "name": "s",
+        "base": "base.yaml",
+        "seeds": [1, 2, 3],
+        "budget": {"max_steps": 4},
+        "arms": {"a": {}, "b": {"seeds": [3, 1], "learning_rate": 0.1}},
+    }
+    (tmp_path / "s.yaml").write_text(yaml.safe_dump(study))
+    spec = load_study(tmp_path / "s.yaml")
+    runs = spec.runs()
+    assert [r.name for r in runs] == ["a-seed1", "a-seed2", "a-seed3", "b-seed1", "b-seed3"]
+    assert all("seeds" not in r.config for r in runs) and runs[-1].config["learning_rate"] == 0.1
+    assert spec.seeds_of("a") == [1, 2, 3] and spec.seeds_of("b") == [1, 3]
+
+
 def test_budget_in_tokens_gives_steps_per_arm():
     config = {"per_device_train_batch_size": 16, "gradient_accumulation_steps": 2, "max_seq_length": 128}
     assert steps_for_budget(config, {"tokens": 4096 * 10 + 100}) == 10
@@ -49,6 +67,12 @@ def test_budget_in_tokens_gives_steps_per_arm():
         ({"colour": "red"}, "unknown keys \\['colour'\\]; accepted keys: name, description"),
         ({"probes": {"p": {"output_dir": "x"}}}, "which the study sets itself"),
         ({"probes": {"p": {"arms": ["a"]}}}, r"sets \['arms'\], which the study sets itself"),
+        (
+            {"arms": {"a": {"seeds": [2]}}},
+            r"arm 'a': seeds=\[2\] is not valid; .* among the study's seeds \[1\]",
+        ),
+        ({"arms": {"a": {"seeds": []}}}, r"arm 'a': seeds=\[\] is not valid"),
+        ({"arms": {"a": {"seeds": 1}}}, r"arm 'a': seeds=1 is not valid"),
     ],
 )
 def test_bad_study_files_fail_naming_the_key(tmp_path, change, match):

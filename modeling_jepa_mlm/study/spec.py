@@ -12,6 +12,7 @@ A study file is YAML::
     arms:                            # each arm overrides keys of the base; `model_config` is merged key by key
       mlm: {model_config: {objective: mlm}}
       hybrid: {model_config: {objective: hybrid, jepa_context: blocks, balance: sigmoid}}
+      extra: {seeds: [42], model_config: {objective: hybrid}}  # an arm may run a subset of the seeds
     control: true                    # also export and probe the random-initialisation control of each seed
     num_processes: 1                 # > 1: each run is started with `accelerate launch --num_processes N`
     probes:                          # name -> run_glue_probe.py flags
@@ -50,6 +51,8 @@ STUDY_KEYS = (
 )
 BUDGET_KEYS = ("tokens", "max_steps")
 CONTROL_NAME = "random_init"
+# The key of an arm that restricts it to some of the study's seeds (not a pre-training config key).
+ARM_SEEDS_KEY = "seeds"
 # Keys a study sets for every run itself; an arm may not override them.
 RESERVED_RUN_KEYS = ("output_dir", "seed", "max_steps", "num_train_epochs")
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
@@ -90,16 +93,23 @@ class StudySpec:
     num_processes: int = 1
     probes: dict[str, dict[str, Any]] = field(default_factory=dict)
     description: str = ""
+    arm_seeds: dict[str, list[int]] = field(default_factory=dict)  # arms that run only some of `seeds`
+
+    def seeds_of(self, arm: str) -> list[int]:
+        """The seeds arm `arm` runs: its own `seeds` when it sets them (a subset, in the study's order), else all."""
+        return (
+            [s for s in self.seeds if s in self.arm_seeds[arm]] if arm in self.arm_seeds else list(self.seeds)
+        )
 
     def base_config(self) -> dict[str, Any]:
         return _read_yaml(self.base)
 
     def runs(self) -> list[Run]:
-        """Every arm x seed, arms in file order, with its resolved config and its `max_steps` from the budget."""
+        """Every arm x its seeds, arms in file order, with its resolved config and its `max_steps` from the budget."""
         base = self.base_config()
         out = []
         for arm, overrides in self.arms.items():
-            for seed in self.seeds:
+            for seed in self.seeds_of(arm):
                 config = merge_config(base, overrides)
                 out_dir = self.runs_dir / f"{arm}-seed{seed}"
                 config.update(seed=seed, output_dir=str(out_dir))
@@ -186,6 +196,7 @@ def load_study(path: str | Path) -> StudySpec:
     arms = raw["arms"]
     if not (isinstance(arms, dict) and arms):
         _fail(path, "arms must be a non-empty mapping of arm name -> overrides")
+    arm_seeds = {}
     for arm, overrides in arms.items():
         if not _NAME.match(str(arm)) or str(arm) == CONTROL_NAME:
             _fail(
@@ -204,6 +215,21 @@ def load_study(path: str | Path) -> StudySpec:
             )
         if "model_config" in overrides and not isinstance(overrides["model_config"], dict):
             _fail(path, f"arm {arm!r}: model_config must be a mapping")
+        if ARM_SEEDS_KEY in overrides:
+            own = overrides.pop(ARM_SEEDS_KEY)
+            if not (
+                isinstance(own, list)
+                and own
+                and all(isinstance(x, int) and not isinstance(x, bool) for x in own)
+                and len(set(own)) == len(own)
+                and set(own) <= set(seeds)
+            ):
+                _fail(
+                    path,
+                    f"arm {arm!r}: seeds={own!r} is not valid; accepted: a non-empty list of distinct seeds among "
+                    f"the study's seeds {seeds}",
+                )
+            arm_seeds[str(arm)] = own
     probes = raw.get("probes") or {}
     if not isinstance(probes, dict) or not all(isinstance(v, dict) for v in probes.values()):
         _fail(path, "probes must be a mapping of probe name -> run_glue_probe flags")
@@ -230,6 +256,7 @@ def load_study(path: str | Path) -> StudySpec:
         num_processes=num_processes,
         probes={str(k): dict(v) for k, v in probes.items()},
         description=str(raw.get("description", "")).strip(),
+        arm_seeds=arm_seeds,
     )
     spec.base_config()  # the base must exist and be a mapping
     return spec
