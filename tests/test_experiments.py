@@ -145,7 +145,9 @@ def test_comparison_arms_differ_only_in_objective_and_balance_and_train_the_esca
 
     runs = load_study(COMPARISON).runs()
     assert sorted({r.arm for r in runs}) == ["hybrid", "hybrid_balanced", "hybrid_shared", "mlm"]
-    seeds = {arm: sorted(r.seed for r in runs if r.arm == arm) for arm in ("mlm", "hybrid", "hybrid_balanced")}
+    seeds = {
+        arm: sorted(r.seed for r in runs if r.arm == arm) for arm in ("mlm", "hybrid", "hybrid_balanced")
+    }
     assert seeds == dict.fromkeys(seeds, [42, 43, 44])  # the three seeds for the three main arms
     assert [r.seed for r in runs if r.arm == "hybrid_shared"] == [42]
     assert {r.max_steps for r in runs} == {2600}

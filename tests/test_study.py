@@ -312,6 +312,12 @@ def test_a_stopped_run_keeps_its_newest_checkpoint_curve_in_the_results(tiny_stu
     copy_training_records(spec, run)
     kept = json.loads((spec.results_dir / "training" / run.name / "trainer_state.json").read_text())
     assert kept["global_step"] == 4 and kept["log_history"] == [{"step": 4, "eval_mlm_loss": 5.0}]
+    # ... and the summary reports how far it got from it: steps, tokens, the last evaluation
+    from modeling_jepa_mlm.study.summary import run_record
+
+    rec = run_record(spec, run, {})
+    assert (rec["steps"], rec["tokens"], rec["complete"]) == (4, 4 * rec["tokens_per_step"], False)
+    assert rec["final_eval_mlm_loss"] == 5.0
 
 
 def test_balance_record_tabulates_mlm_weight_and_share_and_counts_the_band():

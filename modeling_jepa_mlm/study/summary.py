@@ -177,15 +177,18 @@ def run_record(spec: StudySpec, run: Run, walls: dict[str, float]) -> dict[str, 
         * run.config.get("max_seq_length", 128)
     )
     last = curve[-1] if curve else {}
+    # A run stopped before its end has no summary yet: its newest checkpoint's trainer state says how far it got.
+    steps = summary.get("steps", state.get("global_step"))
+    tokens = summary.get("tokens_seen", None if steps is None else steps * tokens_per_step)
     balance = balance_record(state.get("log_history", []), run.config.get("warmup_steps", 0), run.max_steps)
     return {
         "run": run.name,
         "arm": run.arm,
         "seed": run.seed,
         "complete": int(summary.get("steps", -1)) >= run.max_steps,
-        "steps": summary.get("steps"),
+        "steps": steps,
         "max_steps": run.max_steps,
-        "tokens": summary.get("tokens_seen"),
+        "tokens": tokens,
         "tokens_per_step": tokens_per_step,
         "estimated_train_flops": summary.get("estimated_train_flops"),
         "wall_seconds": round(walls.get(run.name, 0.0), 1),
