@@ -396,17 +396,10 @@ def test_control_lifts_pair_each_run_with_its_own_seeds_control(tiny_study):
     runs = spec.runs()
     assert [r.name for r in runs] == ["mlm-seed1", "mlm-seed2"]
 
+    from modeling_jepa_mlm.analysis.results import Comparison, ProbeRun
+
     def comp(a, b, diff, low, high, task="sst2", metric="accuracy", pooling="mean"):
-        return {
-            "model_a": a,
-            "model_b": b,
-            "task": task,
-            "metric": metric,
-            "pooling": pooling,
-            "diff": diff,
-            "ci_low": low,
-            "ci_high": high,
-        }
+        return Comparison(a, b, task, pooling, metric, diff, low, high, p_value=0.5)
 
     comparisons = [
         comp("mlm-seed1", "random_init-seed1", 0.05, 0.02, 0.08),
@@ -415,7 +408,8 @@ def test_control_lifts_pair_each_run_with_its_own_seeds_control(tiny_study):
         comp("mlm-seed1", "random_init-seed1", 0.30, 0.20, 0.40, task="cola"),
         comp("mlm-seed1", "random_init-seed1", 0.30, 0.20, 0.40, metric="f1"),
     ]
-    lifts = control_lifts(comparisons, runs)
+    probe_run = ProbeRun("standard", {}, ["sst2"], ["mean"], {}, comparisons=comparisons)
+    lifts = control_lifts(probe_run, runs)
     assert [
         (x["run"], x["control"], x["diff"], x["ci_low"], x["ci_high"], x["excludes_zero"]) for x in lifts
     ] == [

@@ -105,13 +105,12 @@ def torch_equal(a, b) -> bool:
 
 def resume_steps(spec: StudySpec) -> dict[str, tuple[int, ...]]:
     """Per run, the steps it was resumed at (from `walltime.jsonl`)."""
-    path = spec.results_dir / "training" / "walltime.jsonl"
+    from .runner import walltime_records
+
     steps: dict[str, set[int]] = defaultdict(set)
-    if path.is_file():
-        for line in path.read_text().splitlines():
-            rec = json.loads(line)
-            if rec.get("stage") == "pretrain" and rec.get("from_step", 0) > 0:
-                steps[rec["run"]].add(int(rec["from_step"]))
+    for rec in walltime_records(spec):
+        if rec.get("stage") == "pretrain" and rec.get("from_step", 0) > 0:
+            steps[rec["run"]].add(int(rec["from_step"]))
     return {k: tuple(sorted(v)) for k, v in steps.items()}
 
 

@@ -66,10 +66,21 @@ def cpu_model() -> str | None:
     return None
 
 
+def walltime_path(spec: StudySpec) -> Path:
+    """The study's record of every process: `<results_dir>/training/walltime.jsonl`, one JSON object a line."""
+    return spec.results_dir / "training" / "walltime.jsonl"
+
+
+def walltime_records(spec: StudySpec) -> list[dict[str, Any]]:
+    """The records of `walltime_path`, oldest first; [] before the first process."""
+    path = walltime_path(spec)
+    return [json.loads(line) for line in path.read_text().splitlines()] if path.is_file() else []
+
+
 def record_stage(spec: StudySpec, stage: str, begin: float, **fields: Any) -> None:
     """Append a stage's wall time (since `perf_counter()` = `begin`) and machine to the study's `walltime.jsonl`."""
     _append_jsonl(
-        spec.results_dir / "training" / "walltime.jsonl",
+        walltime_path(spec),
         {
             "stage": stage,
             **fields,
@@ -167,7 +178,7 @@ def pretrain(spec: StudySpec, run: Run) -> bool:
         "returncode": proc.returncode,
         "machine": machine(),
     }
-    _append_jsonl(spec.results_dir / "training" / "walltime.jsonl", record)
+    _append_jsonl(walltime_path(spec), record)
     copy_training_records(spec, run)
     if proc.returncode != 0:
         raise RuntimeError(

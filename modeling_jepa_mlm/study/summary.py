@@ -16,7 +16,7 @@ from typing import Any
 
 from ..analysis import results as results_io
 from ..files import REPORT_NAME, RESULTS_NAME
-from .runner import SUMMARY_FILE, probe_models, read_json
+from .runner import SUMMARY_FILE, probe_models, read_json, walltime_records
 from .spec import CONTROL_NAME, Run, StudySpec
 
 logger = logging.getLogger(__name__)
@@ -84,42 +84,25 @@ def _round(x: float | None, digits: int = 4) -> float | None:
 
 
 def control_lifts(
-    comparisons: list[dict], runs: list[Run], task: str = "sst2", metric: str = "accuracy"
+    results: results_io.ProbeRun, runs: list[Run], task: str = "sst2", metric: str = "accuracy"
 ) -> list[dict[str, Any]]:
     """Each run against the random control of its own seed on `task`: per pooling the probe's paired difference
-    (run minus control) with its 95 % interval, from a probe's `comparisons` (either order; a reversed pair is
-    negated). Whether every seed of an arm learned something the untrained encoder does not already give."""
-    found = {}
-    for c in comparisons:
-        if c.get("task") == task and c.get("metric") == metric:
-            found[(c["model_a"], c["model_b"], c["pooling"])] = (c["diff"], c["ci_low"], c["ci_high"])
+    (run minus control) with its 95 % interval (a pair the probe stored the other way round is reversed).
+    Whether every seed of an arm learned something the untrained encoder does not already give."""
+    from ..analysis.probe import reversed_comparison
+
     lifts = []
     for run in runs:
         control = f"{CONTROL_NAME}-seed{run.seed}"
-        for (a, b, pooling), (diff, low, high) in found.items():
-            if (a, b) == (run.name, control):
-                lifts.append(
-                    {
-                        "run": run.name,
-                        "control": control,
-                        "pooling": pooling,
-                        "diff": diff,
-                        "ci_low": low,
-                        "ci_high": high,
-                    }
-                )
-            elif (a, b) == (control, run.name):
-                lifts.append(
-                    {
-                        "run": run.name,
-                        "control": control,
-                        "pooling": pooling,
-                        "diff": None if diff is None else -diff,
-                        "ci_low": None if high is None else -high,
-                        "ci_high": None if low is None else -low,
-                    }
-                )
-    return [dict(rec, task=task, metric=metric, excludes_zero=_excludes_zero(rec)) for rec in lifts]
+        pair = results.comparisons_of(run.name, control) or [
+            reversed_comparison(c) for c in results.comparisons_of(control, run.name)
+        ]
+        for c in pair:
+            if c.task == task and c.metric == metric:
+                rec = {"run": run.name, "control": control, "pooling": c.pooling, "diff": c.diff}
+                rec |= {"ci_low": c.ci_low, "ci_high": c.ci_high, "task": task, "metric": metric}
+                lifts.append({**rec, "excludes_zero": _excludes_zero(rec)})
+    return lifts
 
 
 def _excludes_zero(rec: dict) -> bool:
@@ -129,12 +112,8 @@ def _excludes_zero(rec: dict) -> bool:
 def stage_walls(spec: StudySpec) -> dict[str, dict[str, Any]]:
     """Every stage's recorded processes from `walltime.jsonl`: total wall seconds, how many, and the machines
     (CPU, core count, torch threads, GPU) they ran on. Pre-training is one stage over all runs and sittings."""
-    path = spec.results_dir / "training" / "walltime.jsonl"
     stages: dict[str, dict[str, Any]] = {}
-    if not path.is_file():
-        return stages
-    for line in path.read_text().splitlines():
-        rec = json.loads(line)
+    for rec in walltime_records(spec):
         st = stages.setdefault(rec["stage"], {"wall_seconds": 0.0, "processes": 0, "machines": []})
         st["wall_seconds"] = round(st["wall_seconds"] + rec["wall_seconds"], 1)
         st["processes"] += 1
@@ -155,13 +134,10 @@ def stage_walls(spec: StudySpec) -> dict[str, dict[str, Any]]:
 
 def wall_seconds(spec: StudySpec) -> dict[str, float]:
     """Pre-training wall time of each run over all its processes (sittings), from `walltime.jsonl`."""
-    path = spec.results_dir / "training" / "walltime.jsonl"
     total: dict[str, float] = defaultdict(float)
-    if path.is_file():
-        for line in path.read_text().splitlines():
-            rec = json.loads(line)
-            if rec.get("stage") == "pretrain":
-                total[rec["run"]] += rec["wall_seconds"]
+    for rec in walltime_records(spec):
+        if rec.get("stage") == "pretrain":
+            total[rec["run"]] += rec["wall_seconds"]
     return dict(total)
 
 
@@ -361,10 +337,11 @@ def write_summary(spec: StudySpec) -> dict[str, Any]:
     for name in spec.probes:
         path = spec.results_dir / f"probe_{name}" / RESULTS_NAME
         if path.is_file():
+            results = results_io.load(path)
             probes[name] = {
                 "report": f"probe_{name}/{REPORT_NAME}",
-                "claims": [asdict(c) for c in results_io.load(path).claims],
-                "control_lifts": control_lifts(read_json(path).get("comparisons", []), spec.runs()),
+                "claims": [asdict(c) for c in results.claims],
+                "control_lifts": control_lifts(results, spec.runs()),
             }
     summary = {
         "study": spec.name,
