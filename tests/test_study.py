@@ -267,6 +267,19 @@ def test_probe_refuses_to_overwrite_results_it_did_not_make(tiny_study):
     assert json.loads((foreign / "results.json").read_text()) == {"models": {"hybrid": {}, "mlm": {}}}
 
 
+def test_probe_refuses_unfinished_runs_before_writing_anything(tiny_study):
+    """Probing a study whose runs have not all finished fails at once, naming them and the stage to run, instead
+    of a probe subprocess failing on a folder that holds only checkpoints."""
+    spec = load_study(tiny_study)
+    with pytest.raises(
+        RuntimeError,
+        match=r"not finished: slow-seed1 \(0/6 steps\), slow-seed2 \(0/6 steps\), fast-seed1 \(0/6 steps\), fast-seed2 "
+        r"\(0/6 steps\), random_init-seed1 \(not exported\), random_init-seed2 \(not exported\)\. .*--stages pretrain",
+    ):
+        probe(spec, "standard")
+    assert not (spec.results_dir / "probe_standard").exists()
+
+
 def test_trajectory_plot_shows_losses_balance_weight_and_gradient_share(tiny_study):
     spec = load_study(tiny_study)
     spec.arms = {"mlm": {}, "hybrid": {"model_config": {"objective": "hybrid"}}}

@@ -262,6 +262,20 @@ def probe(spec: StudySpec, name: str) -> Path:
             f"{out} holds probe results this study did not make (models {sorted(results.get('models', {}))}); "
             "the probe would overwrite them. Move them elsewhere or give the study another results_dir."
         )
+    unfinished = [
+        f"{r.name} ({latest_step(r)}/{r.max_steps} steps)" for r in spec.runs() if not is_complete(r)
+    ]
+    if spec.control:
+        unfinished += [
+            f"{CONTROL_NAME}-seed{s} (not exported)"
+            for s in spec.seeds
+            if not (spec.control_dir(s) / SUMMARY_FILE).is_file()
+        ]
+    if unfinished:
+        raise RuntimeError(
+            f"probe {name}: runs not finished: {', '.join(unfinished)}. Pre-train them first "
+            "(`--stages pretrain control`, which resumes each from its newest checkpoint)."
+        )
     argv = [
         "--model_name_or_path",
         *(str(p) for _, p, _ in models),
