@@ -185,7 +185,8 @@ def test_attention_statistics_of_uniform_and_alibi_attention_match_their_formula
     from modeling_jepa_mlm.modeling_jepa_mlm import alibi_slopes
 
     attention = diagnostic("attention")
-    ids = torch.randint(5, 99, (3, 16))
+    ids = torch.randint(8, 99, (3, 16))
+    ids[:, ::4] = 7  # a quarter of the tokens: under uniform attention it receives a quarter of the mass
     length = 16
     uniform = attention.attention_statistics(JepaMlmModel(tiny_config(initializer_range=1e-6)), ids)
     assert len(uniform) == 2
@@ -193,6 +194,10 @@ def test_attention_statistics_of_uniform_and_alibi_attention_match_their_formula
         assert layer["entropy_fraction"] == pytest.approx([1.0] * 4, abs=1e-3)
         assert layer["mean_distance"] == pytest.approx([(length**2 - 1) / (3 * length)] * 4, abs=1e-2)
         assert layer["neighbour_mass"] == pytest.approx([2 * (length - 1) / length**2] * 4, abs=1e-4)
+        assert layer["max_mass"] == pytest.approx([1 / length] * 4, abs=1e-3)
+        assert layer["top_key_token"] == [7] * 4
+        assert layer["top_key_token_mass"] == pytest.approx([0.25] * 4, abs=1e-3)
+        assert layer["top_key_token_frequency"] == pytest.approx([0.25] * 4)
     config = tiny_config(initializer_range=1e-6, position_embedding_type="alibi")
     local = attention.attention_statistics(JepaMlmModel(config), ids)
     distance = (torch.arange(length)[:, None] - torch.arange(length)[None]).abs().float()

@@ -4,7 +4,9 @@ Answers whether a pre-trained encoder uses word order at all. For each layer and
 of `--sequences` held-out sequences (the first packed validation sequences of the study's base config, 128 tokens,
 no padding): the entropy of the attention row as a fraction of its maximum `log L` (1 = uniform), the mean
 distance `|i - j|` it attends over (uniform: (L^2 - 1) / 3L, 42.7 at L = 128), and the mass on the two
-neighbours `|i - j| = 1` (uniform: about 2 / L). Runs the model's own layers with eager attention and reads the
+neighbours `|i - j| = 1` (uniform: about 2 / L); the mean largest weight of a row (`max_mass`), and the token that
+receives the most attention mass over all queries (`top_key_token`, its id), with its share of the mass and of the
+sequences' tokens (a head whose mass goes to one rare token, a "sink", reads almost nothing of its context). Runs the model's own layers with eager attention and reads the
 probabilities it computes.
 
     python experiments/diagnostics/attention.py experiments/studies/escape.yaml \
@@ -62,14 +64,28 @@ def attention_statistics(model: JepaMlmModel, input_ids: torch.Tensor) -> list[d
     length = input_ids.shape[1]
     distance = (torch.arange(length)[:, None] - torch.arange(length)[None]).abs().float()
     layers = []
+    vocab = int(input_ids.max()) + 1
     for probs in captured:  # (B, H, L, L)
         entropy = -(probs.clamp_min(1e-12).log() * probs).sum(-1).mean((0, 2)) / math.log(length)
+        # Mass each key token receives, summed over the queries and sequences, per head: a head whose mass goes to
+        # one token type (a "sink", such as [SEP]) reads almost nothing of its context.
+        received = probs.sum(2)  # (B, H, L): mass on each key position
+        by_token = torch.zeros(probs.shape[1], vocab).index_add_(
+            1, input_ids.flatten(), received.permute(1, 0, 2).reshape(probs.shape[1], -1)
+        )
+        share, token = (by_token / by_token.sum(1, keepdim=True)).max(1)
         layers.append(
             {
                 "entropy_fraction": [round(v, 3) for v in entropy.tolist()],
                 "mean_distance": [round(v, 2) for v in (probs * distance).sum(-1).mean((0, 2)).tolist()],
                 "neighbour_mass": [
                     round(v, 4) for v in (probs * (distance == 1)).sum(-1).mean((0, 2)).tolist()
+                ],
+                "max_mass": [round(v, 3) for v in probs.amax(-1).mean((0, 2)).tolist()],
+                "top_key_token": token.tolist(),
+                "top_key_token_mass": [round(v, 3) for v in share.tolist()],
+                "top_key_token_frequency": [
+                    round(v, 4) for v in (input_ids[..., None] == token).float().mean((0, 1)).tolist()
                 ],
             }
         )
