@@ -206,6 +206,33 @@ def test_attention_statistics_of_uniform_and_alibi_attention_match_their_formula
     assert local[0]["neighbour_mass"] == pytest.approx(expected.tolist(), abs=1e-4)
 
 
+def test_attention_table_reads_each_checkpoint_at_its_own_step(tmp_path):
+    """A checkpoint's row carries the training and evaluation entries logged at its step, not the last ones; an
+    export without a trainer state has dashes."""
+    attention = diagnostic("attention")
+    checkpoint = tmp_path / "checkpoint-40"
+    checkpoint.mkdir()
+    history = [
+        {"step": 20, "loss": 9.0, "jepa_loss": 0.5, "target_std": 0.7, "balance_weight": 0.9},
+        {"step": 40, "loss": 8.0, "jepa_loss": 0.25, "target_std": 0.6, "balance_weight": 0.99991},
+        {"step": 40, "eval_mlm_loss": 7.5},
+        {"step": 60, "loss": 7.0, "jepa_loss": 0.1, "target_std": 0.3, "balance_weight": 0.5},
+    ]
+    (checkpoint / "trainer_state.json").write_text(json.dumps({"global_step": 40, "log_history": history}))
+    record = attention.training_record(checkpoint)
+    assert record == {"step": 40, "train": history[1], "eval": history[2]}
+    assert attention.training_record(tmp_path) is None
+    layer = {"entropy_fraction": [0.2, 0.6], "max_mass": [0.9, 0.3]}
+    rows = attention.summary_rows(
+        {str(checkpoint): [layer, layer], "export": [layer]}, {str(checkpoint): record, "export": None}
+    )
+    assert (
+        rows[2]
+        == "| checkpoint-40 | 40 | 7.500 | 0.250 | 0.600 | 0.9999 | 0.40 (0.20), 0.40 (0.20) | 0.60, 0.60 |"
+    )
+    assert rows[3] == "| export | - | - | - | - | - | 0.40 (0.20) | 0.60 |"
+
+
 def test_escape_report_reads_the_published_reference_points():
     """The reference curve is the published MLM arm's two held-out measurements; hours from the throughput."""
     escape = diagnostic("escape")

@@ -6,8 +6,9 @@ no padding): the entropy of the attention row as a fraction of its maximum `log 
 distance `|i - j|` it attends over (uniform: (L^2 - 1) / 3L, 42.7 at L = 128), and the mass on the two
 neighbours `|i - j| = 1` (uniform: about 2 / L); the mean largest weight of a row (`max_mass`), and the token that
 receives the most attention mass over all queries (`top_key_token`, its id), with its share of the mass and of the
-sequences' tokens (a head whose mass goes to one rare token, a "sink", reads almost nothing of its context). Runs the model's own layers with eager attention and reads the
-probabilities it computes.
+sequences' tokens (a head whose mass goes to one rare token, a "sink", reads almost nothing of its context). Runs
+the model's own layers with eager attention and reads the probabilities it computes. A checkpoint folder is read
+with its step and the losses and balance logged at that step; a table of all models ends the output.
 
     python experiments/diagnostics/attention.py experiments/studies/escape.yaml \
         experiments/runs/escape/pre_lr3e-3_b128-seed42 experiments/runs/escape/random_init-seed42 \
@@ -92,6 +93,50 @@ def attention_statistics(model: JepaMlmModel, input_ids: torch.Tensor) -> list[d
     return layers
 
 
+def training_record(folder: Path) -> dict | None:
+    """For a checkpoint folder (one with `trainer_state.json`): its step and the training and evaluation log
+    entries of that step, so that attention can be read against the losses and the balance of the same moment."""
+    path = Path(folder) / "trainer_state.json"
+    if not path.is_file():
+        return None
+    state = json.loads(path.read_text())
+    step = state["global_step"]
+    logged = [h for h in state["log_history"] if h.get("step") == step]
+    return {
+        "step": step,
+        "train": next((h for h in logged if "loss" in h), None),
+        "eval": next((h for h in logged if "eval_mlm_loss" in h), None),
+    }
+
+
+def summary_rows(models: dict[str, list[dict]], training: dict[str, dict | None]) -> list[str]:
+    """A markdown table: per model, each layer's mean and lowest head entropy fraction, the mean largest row
+    weight, and for checkpoints the step, held-out MLM cross-entropy, JEPA loss, target std and balance weight."""
+    rows = [
+        "| model | step | held-out MLM CE | JEPA loss | target std | balance weight | entropy fraction per layer, "
+        "mean (lowest head) | largest row weight per layer, mean |",
+        "|---|---:|---:|---:|---:|---:|---|---|",
+    ]
+    for name, layers in models.items():
+        record = training.get(name) or {}
+        train, evaluation = record.get("train") or {}, record.get("eval") or {}
+
+        def cell(value, digits=3):
+            return "-" if value is None else f"{float(value):.{digits}f}"
+
+        entropy = ", ".join(
+            f"{sum(la['entropy_fraction']) / len(la['entropy_fraction']):.2f} ({min(la['entropy_fraction']):.2f})"
+            for la in layers
+        )
+        largest = ", ".join(f"{sum(la['max_mass']) / len(la['max_mass']):.2f}" for la in layers)
+        rows.append(
+            f"| {Path(name).name} | {record.get('step', '-')} | {cell(evaluation.get('eval_mlm_loss'))} | "
+            f"{cell(train.get('jepa_loss'))} | {cell(train.get('target_std'))} | "
+            f"{cell(train.get('balance_weight'), 4)} | {entropy} | {largest} |"
+        )
+    return rows
+
+
 def main(argv: list[str] | None = None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("study", type=Path, help="a study file: its base config names the data and tokenizer")
@@ -113,10 +158,12 @@ def main(argv: list[str] | None = None) -> dict:
         },
         "models": {m: attention_statistics(JepaMlmModel.from_pretrained(m), ids) for m in args.models},
     }
+    result["training"] = {m: training_record(Path(m)) for m in args.models}
     for name, layers in result["models"].items():
         print(name)
         for i, layer in enumerate(layers):
             print(f"  layer {i}: {layer}")
+    print("\n".join(summary_rows(result["models"], result["training"])))
     if args.json:
         args.json.write_text(json.dumps(result, indent=1) + "\n")
     return result
