@@ -109,6 +109,10 @@ def training_record(folder: Path) -> dict | None:
     }
 
 
+def _cell(value: float | None, digits: int = 3) -> str:
+    return "-" if value is None else f"{float(value):.{digits}f}"
+
+
 def summary_rows(models: dict[str, list[dict]], training: dict[str, dict | None]) -> list[str]:
     """A markdown table: per model, each layer's mean and lowest head entropy fraction, the mean largest row
     weight, and for checkpoints the step, held-out MLM cross-entropy, JEPA loss, target std and balance weight."""
@@ -120,19 +124,15 @@ def summary_rows(models: dict[str, list[dict]], training: dict[str, dict | None]
     for name, layers in models.items():
         record = training.get(name) or {}
         train, evaluation = record.get("train") or {}, record.get("eval") or {}
-
-        def cell(value, digits=3):
-            return "-" if value is None else f"{float(value):.{digits}f}"
-
         entropy = ", ".join(
             f"{sum(la['entropy_fraction']) / len(la['entropy_fraction']):.2f} ({min(la['entropy_fraction']):.2f})"
             for la in layers
         )
         largest = ", ".join(f"{sum(la['max_mass']) / len(la['max_mass']):.2f}" for la in layers)
         rows.append(
-            f"| {Path(name).name} | {record.get('step', '-')} | {cell(evaluation.get('eval_mlm_loss'))} | "
-            f"{cell(train.get('jepa_loss'))} | {cell(train.get('target_std'))} | "
-            f"{cell(train.get('balance_weight'), 4)} | {entropy} | {largest} |"
+            f"| {Path(name).name} | {record.get('step', '-')} | {_cell(evaluation.get('eval_mlm_loss'))} | "
+            f"{_cell(train.get('jepa_loss'))} | {_cell(train.get('target_std'))} | "
+            f"{_cell(train.get('balance_weight'), 4)} | {entropy} | {largest} |"
         )
     return rows
 

@@ -188,6 +188,11 @@ def pretrain(spec: StudySpec, run: Run) -> bool:
     return True
 
 
+def control_exported(spec: StudySpec, seed: int) -> bool:
+    """True when the random-initialisation control of `seed` has been exported (its summary is written last)."""
+    return (spec.control_dir(seed) / SUMMARY_FILE).is_file()
+
+
 def export_control(spec: StudySpec, seed: int) -> Path:
     """The random-initialisation control of `seed`: the weights the study's first arm starts from, exported as a
     trained run would be (`JepaMlmForMaskedLM` with its tokenizer), without a single step."""
@@ -197,7 +202,7 @@ def export_control(spec: StudySpec, seed: int) -> Path:
     from ..training import pretrain as pt
 
     out = spec.control_dir(seed)
-    if (out / SUMMARY_FILE).is_file():
+    if control_exported(spec, seed):
         return out
     first = next(r for r in spec.runs() if r.seed == seed)
     config = dict(first.config, model_config={**first.config.get("model_config", {}), "objective": "mlm"})
@@ -267,9 +272,7 @@ def probe(spec: StudySpec, name: str) -> Path:
     ]
     if spec.control:
         unfinished += [
-            f"{CONTROL_NAME}-seed{s} (not exported)"
-            for s in spec.seeds
-            if not (spec.control_dir(s) / SUMMARY_FILE).is_file()
+            f"{CONTROL_NAME}-seed{s} (not exported)" for s in spec.seeds if not control_exported(spec, s)
         ]
     if unfinished:
         raise RuntimeError(
@@ -323,7 +326,7 @@ def run_study(spec: StudySpec, stages: Sequence[str] = STAGES, only: Sequence[st
                 pretrain(spec, run)
     if "control" in stages and spec.control:
         for seed in spec.seeds:
-            if not (spec.control_dir(seed) / SUMMARY_FILE).is_file():
+            if not control_exported(spec, seed):
                 begin = time.perf_counter()
                 export_control(spec, seed)
                 record_stage(spec, "control", begin, run=f"{CONTROL_NAME}-seed{seed}", seed=seed)
