@@ -280,6 +280,32 @@ def test_probe_refuses_unfinished_runs_before_writing_anything(tiny_study):
     assert not (spec.results_dir / "probe_standard").exists()
 
 
+def test_probes_selects_which_probes_run_and_rejects_unknown_names(tiny_study, monkeypatch):
+    """`--probes` runs the named probes only, in the study file's order, so two processes can probe in parallel;
+    a name the study file does not define fails before any stage runs, listing the ones it does."""
+    from modeling_jepa_mlm.study import runner
+    from modeling_jepa_mlm.study.__main__ import main
+
+    spec = load_study(tiny_study)
+    spec.probes = {"standard": {}, "paper": {}, "paper_padding": {}}
+    probed = []
+    monkeypatch.setattr(runner, "probe", lambda spec, name: probed.append(name))
+    run_study(spec, stages=("probe",), probes=["paper_padding", "standard"])
+    assert probed == ["standard", "paper_padding"]
+    probed.clear()
+    run_study(spec, stages=("probe",))
+    assert probed == ["standard", "paper", "paper_padding"]
+    probed.clear()
+    with pytest.raises(
+        ValueError, match=r"unknown probes \['papr'\]; probes of this study: standard, paper, "
+    ):
+        run_study(spec, stages=("pretrain", "probe"), probes=["papr"])
+    assert probed == [] and not spec.runs_dir.exists()
+    # the command line passes the flag through (the tiny study file defines one probe, "standard")
+    main([str(tiny_study), "--stages", "probe", "--probes", "standard"])
+    assert probed == ["standard"]
+
+
 def test_trajectory_plot_shows_losses_balance_weight_and_gradient_share(tiny_study):
     spec = load_study(tiny_study)
     spec.arms = {"mlm": {}, "hybrid": {"model_config": {"objective": "hybrid"}}}

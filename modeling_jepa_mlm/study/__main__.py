@@ -1,4 +1,4 @@
-"""`python -m modeling_jepa_mlm.study <study.yaml> [--stages ...] [--only RUN ...] [--dry_run]`.
+"""`python -m modeling_jepa_mlm.study <study.yaml> [--stages ...] [--only RUN ...] [--probes NAME ...] [--dry_run]`.
 
 Runs the study's stages in order (pretrain, control, parity, probe, summary), each skipping what is already
 done, so the same command resumes an interrupted study."""
@@ -22,6 +22,12 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     )
     p.add_argument("--only", nargs="+", default=None, help="pre-train only these runs (<arm>-seed<k>)")
     p.add_argument(
+        "--probes",
+        nargs="+",
+        default=None,
+        help="run only these probes of the study file (its `probes:` keys)",
+    )
+    p.add_argument(
         "--dry_run", action="store_true", help="print the runs, their budgets and state; train nothing"
     )
     return p.parse_args(argv)
@@ -44,7 +50,7 @@ def main(argv: Sequence[str] | None = None) -> dict:
         ]
         print(json.dumps({"study": spec.name, "results_dir": str(spec.results_dir), "runs": plan}, indent=2))
         return {"runs": plan}
-    return run_study(spec, args.stages, args.only)
+    return run_study(spec, args.stages, args.only, args.probes)
 
 
 if __name__ == "__main__":

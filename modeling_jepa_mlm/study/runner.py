@@ -305,8 +305,15 @@ def probe(spec: StudySpec, name: str) -> Path:
     return out
 
 
-def run_study(spec: StudySpec, stages: Sequence[str] = STAGES, only: Sequence[str] | None = None) -> dict:
-    """Run the given stages in order; `only` restricts pre-training to these run names (`<arm>-seed<k>`).
+def run_study(
+    spec: StudySpec,
+    stages: Sequence[str] = STAGES,
+    only: Sequence[str] | None = None,
+    probes: Sequence[str] | None = None,
+) -> dict:
+    """Run the given stages in order; `only` restricts pre-training to these run names (`<arm>-seed<k>`),
+    `probes` the probe stage to these probes of the study file (two sittings, or two processes, can then probe
+    in parallel: each probe writes only its own folder).
 
     Returns the summary (also written to `<results_dir>/summary.json`) when the summary stage ran, else {}."""
     unknown = [s for s in stages if s not in STAGES]
@@ -318,6 +325,12 @@ def run_study(spec: StudySpec, stages: Sequence[str] = STAGES, only: Sequence[st
         missing = sorted(set(only) - names)
         if missing:
             raise ValueError(f"unknown runs {missing}; runs of this study: {', '.join(sorted(names))}")
+    if probes:
+        missing = sorted(set(probes) - set(spec.probes))
+        if missing:
+            raise ValueError(
+                f"unknown probes {missing}; probes of this study: {', '.join(spec.probes) or 'none'}"
+            )
     spec.results_dir.mkdir(parents=True, exist_ok=True)
     shutil.copy2(spec.path, spec.results_dir / "study.yaml")
     if "pretrain" in stages:
@@ -341,7 +354,8 @@ def run_study(spec: StudySpec, stages: Sequence[str] = STAGES, only: Sequence[st
             logger.warning("data-order parity FAILED: see %s", spec.results_dir / "parity.json")
     if "probe" in stages:
         for name in spec.probes:
-            probe(spec, name)
+            if not probes or name in probes:
+                probe(spec, name)
     if "summary" in stages:
         from .summary import write_summary
 
