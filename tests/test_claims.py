@@ -326,3 +326,45 @@ def test_a_reversed_comparison_negates_the_difference_and_both_intervals():
     assert (r.model_a, r.model_b, r.diff, r.ci_low, r.ci_high) == ("b", "a", -0.1, -0.2, -0.05)
     assert (r.ci90_low, r.ci90_high, r.p_value, r.p_holm, r.significant) == (-0.18, -0.06, 0.01, 0.02, True)
     assert reversed_comparison(r) == c
+
+
+def test_model_pairs_restrict_the_comparisons_and_keep_what_the_claims_need():
+    """`--model_pairs` limits the model-by-model comparisons to the named pairs (a 13-model study compares 17
+    pairs, not 78); a claim between two one-model arms, whose cells are those rows, adds its pair."""
+    from modeling_jepa_mlm.analysis.probe import check_claim_arms, compare_models, comparison_pairs
+
+    rng = np.random.default_rng(5)
+    labels = (rng.random(400) < 0.5).astype(int)
+    idx = bootstrap_indices(400, 200, rng)
+    names = ["h1", "h2", "m1", "m2", "solo", "ctrl"]
+    est = {n: {"t": {"mean": probe_estimates(rng.random(400) < 0.7, labels, idx)}} for n in names}
+    arms = ["h", "h", "m", "m", "solo", "ctrl"]
+
+    assert comparison_pairs(names, arms, ["h:m"]) is None  # default: every pair
+    assert len(compare_models(names, est)) == 15 * 3  # 15 pairs x 3 metrics
+
+    pairs = comparison_pairs(names, arms, ["h:m", "solo:ctrl"], ["h1:m1", "h2:m2", "h1:m1", "m1:ctrl"])
+    assert pairs == [("h1", "m1"), ("h2", "m2"), ("m1", "ctrl"), ("solo", "ctrl")]
+    rows = compare_models(names, est, pairs)
+    assert sorted({(c.model_a, c.model_b) for c in rows}) == sorted(pairs)
+    m1_ctrl = next(c for c in rows if (c.model_a, c.model_b, c.metric) == ("m1", "ctrl", "probe_headline"))
+    every = compare_models(names, est)
+    same = next(c for c in every if (c.model_a, c.model_b, c.metric) == ("m1", "ctrl", "probe_headline"))
+    assert (m1_ctrl.diff, m1_ctrl.ci_low, m1_ctrl.ci_high) == (same.diff, same.ci_low, same.ci_high)
+    # a one-model claim pair already given the other way round is not added twice
+    assert comparison_pairs(names, arms, ["solo:ctrl"], ["ctrl:solo"]) == [("ctrl", "solo")]
+
+    with pytest.raises(ValueError, match=r"--model_pairs name unknown models \['m3'\]; model names: \['h1'"):
+        check_claim_arms(names, arms, ["h:m"], None, ["h1:m3"])
+    with pytest.raises(ValueError, match=r"--model_pairs \['h1:h1'\] compare a model with itself"):
+        check_claim_arms(names, arms, ["h:m"], None, ["h1:h1"])
+
+
+def test_malformed_model_pairs_fail_naming_the_accepted_form(tmp_path):
+    from modeling_jepa_mlm.analysis.probe import parse_args
+
+    argv = ["--model_name_or_path", "a", "b", "--output_dir", str(tmp_path), "--tasks", "sst2"]
+    with pytest.raises(
+        ValueError, match=r"--model_pairs \['a:b:c', 'a:'\] are not valid; accepted: `A:B`, two model"
+    ):
+        parse_args([*argv, "--model_pairs", "a:b:c", "a:"])

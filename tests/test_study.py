@@ -14,7 +14,7 @@ import yaml
 from conftest import TINY_PRETRAINING_MODEL, WORDS
 
 from modeling_jepa_mlm.study import load_study, run_study
-from modeling_jepa_mlm.study.runner import probe
+from modeling_jepa_mlm.study.runner import model_pairs, probe
 from modeling_jepa_mlm.study.spec import merge_config, steps_for_budget
 from modeling_jepa_mlm.study.summary import plot_trajectories
 
@@ -141,6 +141,7 @@ def tiny_study(tmp_path) -> Path:
                 "n_subsamples": 10,
                 "max_geometry_samples": 60,
                 "device": "cpu",
+                "claim_pairs": ["slow:fast", "slow:random_init"],
             }
         },
     }
@@ -205,6 +206,11 @@ def test_two_arm_two_seed_study_runs_end_to_end_and_resumes(tiny_study):
         ("slow", "random_init"),
     }
     assert all(c["seeds"] == [2, 2] for c in results["claims"])
+    # ... and model by model only within a seed: each run with its control, slow with fast (6 pairs, not 15)
+    assert sorted({(c["model_a"], c["model_b"]) for c in results["comparisons"]}) == sorted(
+        [(r.name, f"random_init-seed{r.seed}") for r in runs]
+        + [("slow-seed1", "fast-seed1"), ("slow-seed2", "fast-seed2")]
+    )
     # ... and every run against its own seed's control on SST-2, one row per pooling the probe used
     lifts = summary["probes"]["standard"]["control_lifts"]
     assert sorted({(x["run"], x["control"]) for x in lifts}) == sorted(
@@ -278,6 +284,25 @@ def test_probe_refuses_unfinished_runs_before_writing_anything(tiny_study):
     ):
         probe(spec, "standard")
     assert not (spec.results_dir / "probe_standard").exists()
+
+
+def test_model_pairs_are_the_runs_of_one_seed(tiny_study):
+    """The probe compares model by model each run with its own seed's control and, per claim pair, the two arms'
+    runs of each seed they share; an arm run at some seeds only pairs at those."""
+    spec = load_study(tiny_study)
+    spec.arms["solo"], spec.arm_seeds["solo"] = {}, [2]
+    assert model_pairs(spec, ["fast:slow", "solo:slow", "slow:random_init"]) == [
+        "slow-seed1:random_init-seed1",
+        "slow-seed2:random_init-seed2",
+        "fast-seed1:random_init-seed1",
+        "fast-seed2:random_init-seed2",
+        "solo-seed2:random_init-seed2",
+        "fast-seed1:slow-seed1",
+        "fast-seed2:slow-seed2",
+        "solo-seed2:slow-seed2",
+    ]
+    spec.control = False
+    assert model_pairs(spec, ["slow:fast"]) == ["slow-seed1:fast-seed1", "slow-seed2:fast-seed2"]
 
 
 def test_probes_selects_which_probes_run_and_rejects_unknown_names(tiny_study, monkeypatch):

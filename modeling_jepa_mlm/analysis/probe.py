@@ -155,6 +155,15 @@ class ProbeArguments:
             "each other arm."
         },
     )
+    model_pairs: list[str] | None = field(
+        default=None,
+        metadata={
+            "help": "Which models the paired comparisons (report, results.json, cards) cover, as `a:b` display "
+            "names, e.g. the runs of one seed: `hybrid-seed1:mlm-seed1`. Default: every pair (n (n - 1) / 2 of "
+            "them). The claims do not need them for arms of several seeds; a claim between two one-model arms "
+            "adds its pair."
+        },
+    )
     random_control: str | None = field(
         default=None,
         metadata={
@@ -218,9 +227,10 @@ class ProbeArguments:
             )
         if self.arms is not None and len(self.arms) != len(self.model_name_or_path):
             raise ValueError(f"--arms has {len(self.arms)} names for {len(self.model_name_or_path)} models")
-        malformed = [p for p in self.claim_pairs or [] if len(p.split(":")) != 2 or "" in p.split(":")]
-        if malformed:
-            raise ValueError(f"--claim_pairs {malformed} are not valid; accepted: `A:B`, two arm names")
+        for flag, what in (("claim_pairs", "arm"), ("model_pairs", "model")):
+            malformed = [p for p in getattr(self, flag) or [] if len(p.split(":")) != 2 or "" in p.split(":")]
+            if malformed:
+                raise ValueError(f"--{flag} {malformed} are not valid; accepted: `A:B`, two {what} names")
         if self.attention_queries < 1:
             raise ValueError(f"--attention_queries must be >= 1, got {self.attention_queries}")
         if len(set(self.model_name_or_path)) != len(self.model_name_or_path):
@@ -521,14 +531,17 @@ def _headline(values: dict[str, float]) -> str:
 
 
 def compare_models(
-    names: Sequence[str], estimates: dict[str, dict[str, dict[str, Estimates]]]
+    names: Sequence[str],
+    estimates: dict[str, dict[str, dict[str, Estimates]]],
+    pairs: Sequence[tuple[str, str]] | None = None,
 ) -> list[Comparison]:
-    """Paired differences of every pair of models on every task, pooling and metric, Holm-corrected.
+    """Paired differences of every pair of models (or of `pairs`) on every task, pooling and metric,
+    Holm-corrected.
 
     `estimates[model][task][pooling]` are `Estimates`; families for Holm are (model pair, metric).
     """
     comparisons = []
-    for a, b in itertools.combinations(names, 2):
+    for a, b in pairs if pairs is not None else itertools.combinations(names, 2):
         for task, by_pool in estimates[a].items():
             for pooling, est_a in by_pool.items():
                 est_b = estimates[b][task][pooling]
@@ -754,12 +767,17 @@ def pooling_duplicates(estimates: dict) -> dict[str, dict[str, str]]:
 
 
 def check_claim_arms(
-    names: Sequence[str], arms: Sequence[str] | None, claim_pairs: Sequence[str] | None, control: str | None
+    names: Sequence[str],
+    arms: Sequence[str] | None,
+    claim_pairs: Sequence[str] | None,
+    control: str | None,
+    model_pairs: Sequence[str] | None = None,
 ) -> None:
-    """Before anything is encoded: every arm `claim_pairs` names exists, and the random control is a model.
+    """Before anything is encoded: every arm `claim_pairs` names exists, every model `model_pairs` names is one,
+    and the random control is a model.
 
     Raises:
-        ValueError: naming the unknown arm or control and the known ones.
+        ValueError: naming the unknown arm, model or control and the known ones.
     """
     if control is not None and control not in names:
         raise ValueError(f"--random_control {control!r} is not a model name; names: {list(names)}")
@@ -767,6 +785,34 @@ def check_claim_arms(
     unknown = sorted({a for p in claim_pairs or [] for a in p.split(":")} - set(known))
     if unknown:
         raise ValueError(f"--claim_pairs name unknown arms {unknown}; arms: {list(known)}")
+    unknown = sorted({m for p in model_pairs or [] for m in p.split(":")} - set(names))
+    if unknown:
+        raise ValueError(f"--model_pairs name unknown models {unknown}; model names: {list(names)}")
+    twice = [p for p in model_pairs or [] if len(set(p.split(":"))) == 1]
+    if twice:
+        raise ValueError(f"--model_pairs {twice} compare a model with itself; give two different models")
+
+
+def comparison_pairs(
+    names: Sequence[str],
+    arms: Sequence[str] | None = None,
+    claim_pairs: Sequence[str] | None = None,
+    model_pairs: Sequence[str] | None = None,
+) -> list[tuple[str, str]] | None:
+    """The model pairs `compare_models` compares: None (every pair) without `model_pairs`; else those pairs, in
+    order and once each, and the pair of every claim between two one-model arms (its cells are those rows)."""
+    if model_pairs is None:
+        return None
+    pairs = list(dict.fromkeys(tuple(p.split(":")) for p in model_pairs))
+    by_arm = arms_of(names, arms)
+    first, *others = by_arm
+    claims = [tuple(p.split(":")) for p in claim_pairs] if claim_pairs else [(first, o) for o in others]
+    for arm_a, arm_b in claims:
+        if len(by_arm[arm_a]) == len(by_arm[arm_b]) == 1:
+            pair = (by_arm[arm_a][0], by_arm[arm_b][0])
+            if pair not in pairs and pair[::-1] not in pairs:
+                pairs.append(pair)
+    return pairs
 
 
 def claim_verdicts(
@@ -826,6 +872,7 @@ def assemble_results(
     arms: Sequence[str] | None = None,
     claim_pairs: Sequence[str] | None = None,
     random_control: str | None = None,
+    model_pairs: Sequence[str] | None = None,
 ) -> ProbeRun:
     """Intervals, paired comparisons with Holm and the claims (the first model plays the paper's hybrid)
     from per-model records of `analyse_model`; `arguments` are recorded as the run's `settings`."""
@@ -840,7 +887,7 @@ def assemble_results(
         }
         for name, by_task in estimates.items()
     }
-    comparisons = compare_models(names, estimates)
+    comparisons = compare_models(names, estimates, comparison_pairs(names, arms, claim_pairs, model_pairs))
     widths = {name: records[name].info.hidden_size for name in names}
     claims = claim_verdicts(
         names,
@@ -898,7 +945,7 @@ def run(args: ProbeArguments) -> ProbeRun:
     output_dir = Path(args.output_dir)
     cache_dir = args.cache_dir or str(output_dir / "cache")
     names = args.model_names or display_names(args.model_name_or_path)
-    check_claim_arms(names, args.arms, args.claim_pairs, args.random_control)
+    check_claim_arms(names, args.arms, args.claim_pairs, args.random_control, args.model_pairs)
 
     # 1. Data first: a missing folder, split or column fails before any model is loaded.
     tasks = resolve_tasks(args.tasks, args.task_spec)
@@ -941,6 +988,7 @@ def run(args: ProbeArguments) -> ProbeRun:
         arms=args.arms,
         claim_pairs=args.claim_pairs,
         random_control=args.random_control,
+        model_pairs=args.model_pairs,
     )
     out.timing.total_seconds = time.perf_counter() - start
     write_outputs(out, output_dir, plots=args.plots)

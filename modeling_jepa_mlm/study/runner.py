@@ -240,6 +240,25 @@ def probe_models(spec: StudySpec) -> list[tuple[str, Path, str]]:
     return models
 
 
+def model_pairs(spec: StudySpec, claim_pairs: Sequence[str]) -> list[str]:
+    """The model pairs a study's probe compares model by model (`--model_pairs`): every run against the control
+    of its seed, and for each claim pair `A:B` the runs of A and B at each seed both have. The claims compare the
+    arms over their seeds; these pairs keep the per-seed rows (the control lifts, the cards) without the
+    n (n - 1) / 2 pairs of every model with every other."""
+    runs = {(r.arm, r.seed): r.name for r in spec.runs()}
+    if spec.control:
+        runs |= {(CONTROL_NAME, s): f"{CONTROL_NAME}-seed{s}" for s in spec.seeds}
+        pairs = [f"{r.name}:{CONTROL_NAME}-seed{r.seed}" for r in spec.runs()]
+    else:
+        pairs = []
+    for claim in claim_pairs:
+        arm_a, arm_b = claim.split(":")
+        for seed in spec.seeds:
+            if (arm_a, seed) in runs and (arm_b, seed) in runs:
+                pairs.append(f"{runs[arm_a, seed]}:{runs[arm_b, seed]}")
+    return list(dict.fromkeys(pairs))
+
+
 def probe_flags(flags: dict[str, Any]) -> list[str]:
     """run_glue_probe flags from a mapping: lists as several values, booleans and scalars as one value."""
     argv: list[str] = []
@@ -290,6 +309,9 @@ def probe(spec: StudySpec, name: str) -> Path:
         str(out),
         *probe_flags(spec.probes[name]),
     ]
+    flags = spec.probes[name]
+    if flags.get("claim_pairs") and "model_pairs" not in flags:
+        argv += ["--model_pairs", *model_pairs(spec, flags["claim_pairs"])]
     out.mkdir(parents=True, exist_ok=True)
     (out / PROBE_MARKER).write_text(
         json.dumps({"study": spec.name, "models": [n for n, _, _ in models]}, indent=2)
