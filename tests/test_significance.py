@@ -191,6 +191,7 @@ def test_claim_verdicts():
         "informative",
         "duplicates",
         "seeds",
+        "by_cell",
     }
     assert (verdict.claim, verdict.model_a, verdict.model_b) == (probe.name, "h", "m")
 

@@ -206,6 +206,16 @@ def test_two_arm_two_seed_study_runs_end_to_end_and_resumes(tiny_study):
         ("slow", "random_init"),
     }
     assert all(c["seeds"] == [2, 2] for c in results["claims"])
+    # ... each claim with its cells (difference and seed-level interval), and the summary quoting the paper's cell
+    measured = [c for c in results["claims"] if c["verdict"] != "not measured"]
+    assert len(measured) >= 4 and all(
+        len(c["by_cell"]) >= c["cells"]
+        and {"task", "pooling", "metric", "diff", "ci_low", "ci_high", "informative"} <= set(c["by_cell"][0])
+        for c in measured
+    )
+    uniform = next(c for c in summary["probes"]["standard"]["claims"] if c["claim"] == "uniformity")
+    assert "by_cell" not in uniform
+    assert (uniform["paper_cell"]["task"], uniform["paper_cell"]["metric"]) == ("sst2", "uniformity")
     # ... and model by model only within a seed: each run with its control, slow with fast (6 pairs, not 15)
     assert sorted({(c["model_a"], c["model_b"]) for c in results["comparisons"]}) == sorted(
         [(r.name, f"random_init-seed{r.seed}") for r in runs]
@@ -433,7 +443,12 @@ def test_summary_markdown_shows_the_balance_and_the_claims_seeds(tiny_study):
         "cells": 4,
         "informative": 3,
         "seeds": [3, 3],
-    }
+        "paper_reference": "sst2 mean uniformity: -0.16 vs -0.052",
+        "paper_cell": {
+            "task": "sst2", "pooling": "mean", "metric": "uniformity", "diff": -0.4031,
+            "ci_low": -0.438, "ci_high": -0.3642, "significant": True,
+        },
+    }  # fmt: skip
     text = summary_markdown(
         {
             "study": "s",
@@ -447,7 +462,50 @@ def test_summary_markdown_shows_the_balance_and_the_claims_seeds(tiny_study):
         }
     )
     assert "| hybrid-seed1 | 2: 0.75 / 0.5 | 0.400-0.600 (0.500) | 100% |" in text
-    assert "| uniformity | more uniform | hybrid (3) vs mlm (3) | 3/4 | supported | x |" in text
+    assert (
+        "| uniformity | more uniform; sst2 mean uniformity: -0.16 vs -0.052 | hybrid (3) vs mlm (3) | "
+        "sst2 mean uniformity: -0.403 [-0.438, -0.364] * | 3/4 | supported | x |"
+    ) in text
+
+
+def test_claims_quote_our_difference_at_the_papers_cell():
+    """Beside the paper's number, the summary quotes the seed-level difference at the same task, pooling and
+    metric; a claim without a reference number is quoted at SST-2 mean pooling, in its first measured metric."""
+    from modeling_jepa_mlm.analysis.results import ClaimVerdict
+    from modeling_jepa_mlm.study.summary import claim_summary, paper_cell, paper_reference
+
+    def cell(task, pooling, metric, diff):
+        return {
+            "task": task,
+            "pooling": pooling,
+            "metric": metric,
+            "diff": diff,
+            "ci_low": diff and diff - 0.1,
+        }
+
+    cells = [
+        cell("mnli", "mean", "uniformity", -0.3),
+        cell("sst2", "max", "uniformity", -0.2),
+        cell("sst2", "mean", "uniformity", -0.4),
+    ]
+    assert paper_cell("uniformity", cells) == cells[2]  # the paper's first reference cell: SST-2 mean
+    assert paper_reference("uniformity") == "sst2 mean uniformity: -0.16 vs -0.052"
+    assert paper_reference("spectral richness (max pooling)") == "sst2 max effective_rank: 384.2 vs 364.1"
+    assert paper_reference("balance") == ""
+    lexical = [
+        cell("sst2", "mean", "bow_probe_f1", -0.05),
+        cell("sst2", "mean", "token_probe_acc", None),  # not measured there: the next metric
+        cell("cola", "mean", "token_probe_acc", -0.1),
+    ]
+    assert paper_cell("lexical information", lexical) == lexical[0]
+    assert paper_cell("lexical information", lexical[1:]) == lexical[2]
+    assert paper_cell("lexical information", []) is None
+
+    verdict = ClaimVerdict(
+        "uniformity", "more uniform", "supported", "x", "hybrid", "mlm", 3, 3, 0, [3, 3], cells
+    )
+    summary = claim_summary(verdict)
+    assert "by_cell" not in summary and summary["paper_cell"] == cells[2] and summary["seeds"] == [3, 3]
 
 
 def test_control_lifts_pair_each_run_with_its_own_seeds_control(tiny_study):

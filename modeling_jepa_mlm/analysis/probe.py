@@ -856,10 +856,27 @@ def claim_verdicts(
             out.append(
                 ClaimVerdict(
                     claim.name, claim.paper, d.verdict, d.evidence, arm_a, arm_b,
-                    d.cells, d.informative, d.duplicates, list(d.seeds),
+                    d.cells, d.informative, d.duplicates, list(d.seeds), claim_cell_records(claim, cells, duplicates),
                 )
             )  # fmt: skip
     return out
+
+
+def claim_cell_records(claim, cells: Sequence[ClaimCell], duplicates: dict) -> list[dict[str, Any]]:
+    """The cells of one claim (its metrics and poolings) as JSON records, undefined numbers as None."""
+    records = []
+    for c in cells:
+        if c.metric in claim.metrics and (claim.poolings is None or c.pooling in claim.poolings):
+            rec = {
+                k: bool(v)
+                if isinstance(v, (bool, np.bool_))
+                else Cell.of(v).value
+                if isinstance(v, float)
+                else v
+                for k, v in asdict(c).items()
+            }
+            records.append({**rec, "duplicate": c.pooling in duplicates.get(c.task, {})})
+    return records
 
 
 def assemble_results(

@@ -121,6 +121,9 @@ class ClaimVerdict(_Record):
         cells: the claim's task x pooling x metric cells, after `duplicates` cells of a pooling that repeats
             another's embeddings were dropped; informative: the cells that count (`claims.decide_claim`).
         seeds: [pre-training seeds of arm a, of arm b] behind the intervals.
+        by_cell: every cell of the claim (`task`, `pooling`, `metric`, the difference a - b with its 95 % and
+            90 % intervals, over seeds and sentences with several seeds per arm; `significant`, `informative`,
+            `collapsed`, `probes_at_majority`, `duplicate` for a pooling that repeats another's embeddings).
     """
 
     claim: str
@@ -133,8 +136,9 @@ class ClaimVerdict(_Record):
     informative: int | None = None
     duplicates: int | None = None
     seeds: list[int] | None = None
+    by_cell: list[dict[str, Any]] | None = None
 
-    OMIT_IF_NONE: ClassVar[tuple[str, ...]] = ("cells", "informative", "duplicates", "seeds")
+    OMIT_IF_NONE: ClassVar[tuple[str, ...]] = ("cells", "informative", "duplicates", "seeds", "by_cell")
 
 
 @dataclass(frozen=True)

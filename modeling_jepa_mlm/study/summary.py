@@ -15,6 +15,8 @@ from pathlib import Path
 from typing import Any
 
 from ..analysis import results as results_io
+from ..analysis.paper import PAPER
+from ..analysis.significance import CLAIMS
 from ..files import REPORT_NAME, RESULTS_NAME
 from .runner import SUMMARY_FILE, probe_models, read_json, walltime_records
 from .spec import CONTROL_NAME, Run, StudySpec
@@ -103,6 +105,45 @@ def control_lifts(
                 rec |= {"ci_low": c.ci_low, "ci_high": c.ci_high, "task": task, "metric": metric}
                 lifts.append({**rec, "excludes_zero": _excludes_zero(rec)})
     return lifts
+
+
+def paper_cell(claim_name: str, by_cell: list[dict]) -> dict | None:
+    """The cell of a claim to quote beside the paper: the first of the paper's reference cells the claim has
+    (task, pooling, metric), else SST-2 mean pooling in the claim's first metric measured there, else the first
+    measured cell."""
+    claim = next(c for c in CLAIMS if c.name == claim_name)
+    measured = [c for c in by_cell if c.get("diff") is not None]
+    for (task, pooling), metrics in PAPER.reference.items():
+        for metric in metrics:
+            hit = [c for c in measured if (c["task"], c["pooling"], c["metric"]) == (task, pooling, metric)]
+            if hit:
+                return hit[0]
+    for metric in claim.metrics:
+        hit = [c for c in measured if (c["task"], c["pooling"], c["metric"]) == ("sst2", "mean", metric)]
+        if hit:
+            return hit[0]
+    return measured[0] if measured else None
+
+
+def paper_reference(claim_name: str) -> str:
+    """The paper's own number for a claim, at its first reference cell: 'sst2 mean: -0.160 vs -0.052'."""
+    claim = next(c for c in CLAIMS if c.name == claim_name)
+    for (task, pooling), metrics in PAPER.reference.items():
+        for metric, (hybrid, mlm) in metrics.items():
+            if metric in claim.metrics and (claim.poolings is None or pooling in claim.poolings):
+                return f"{task} {pooling} {metric}: {hybrid:g} vs {mlm:g}"
+    return ""
+
+
+def claim_summary(verdict: results_io.ClaimVerdict) -> dict[str, Any]:
+    """A claim's verdict for the summary: its counts, the paper's number and our difference at that cell (the
+    full cell list stays in the probe's results.json)."""
+    rec = {k: v for k, v in asdict(verdict).items() if k != "by_cell"}
+    return {
+        **rec,
+        "paper_reference": paper_reference(verdict.claim),
+        "paper_cell": paper_cell(verdict.claim, verdict.by_cell or []),
+    }
 
 
 def _excludes_zero(rec: dict) -> bool:
@@ -340,7 +381,7 @@ def write_summary(spec: StudySpec) -> dict[str, Any]:
             results = results_io.load(path)
             probes[name] = {
                 "report": f"probe_{name}/{REPORT_NAME}",
-                "claims": [asdict(c) for c in results.claims],
+                "claims": [claim_summary(c) for c in results.claims],
                 "control_lifts": control_lifts(results, spec.runs()),
             }
     summary = {
@@ -409,16 +450,18 @@ def summary_markdown(summary: dict[str, Any]) -> str:
         claims = probe.get("claims") or []
         if claims:
             lines += [
-                "| claim | the paper | models (seeds) | informative cells | verdict | evidence |",
-                "|---|---|---|---:|---|---|",
+                "| claim | the paper | models (seeds) | ours at the paper's cell: a - b [95 % interval] | "
+                "informative cells | verdict | evidence |",
+                "|---|---|---|---|---:|---|---|",
             ]
             for c in claims:
                 seeds = c.get("seeds") or [None, None]
                 cells = "-" if c.get("cells") is None else f"{c.get('informative')}/{c.get('cells')}"
+                paper = "; ".join(x for x in (c.get("paper", ""), c.get("paper_reference")) if x)
                 lines.append(
-                    f"| {c.get('claim')} | {c.get('paper', '')} | {c.get('model_a')} ({_fmt(seeds[0])}) vs "
-                    f"{c.get('model_b')} ({_fmt(seeds[1])}) | {cells} | {c.get('verdict')} | "
-                    f"{c.get('evidence', '')} |"
+                    f"| {c.get('claim')} | {paper} | {c.get('model_a')} ({_fmt(seeds[0])}) vs "
+                    f"{c.get('model_b')} ({_fmt(seeds[1])}) | {_cell_text(c.get('paper_cell'))} | {cells} | "
+                    f"{c.get('verdict')} | {c.get('evidence', '')} |"
                 )
             lines.append("")
     for name, probe in summary["probes"].items():
@@ -443,6 +486,17 @@ def summary_markdown(summary: dict[str, Any]) -> str:
     if summary.get("cards"):
         lines += ["Model cards: " + ", ".join(f"[{Path(c).stem}]({c})" for c in summary["cards"]), ""]
     return "\n".join(lines)
+
+
+def _cell_text(cell: dict | None) -> str:
+    """'sst2 mean uniformity: -0.403 [-0.438, -0.364] *' (* significant after Holm), or '-'."""
+    if not cell:
+        return "-"
+    star = " *" if cell.get("significant") else ""
+    return (
+        f"{cell['task']} {cell['pooling']} {cell['metric']}: {_fmt(cell['diff'], '+.3f')} "
+        f"[{_fmt(cell.get('ci_low'), '+.3f')}, {_fmt(cell.get('ci_high'), '+.3f')}]{star}"
+    )
 
 
 def _balance_markdown(runs: list[dict]) -> list[str]:
