@@ -35,6 +35,10 @@ class Claim:
     margin: float = 0.0
     probes: bool = False
 
+    def covers(self, metric: str, pooling: str) -> bool:
+        """Whether a task x pooling cell of `metric` is evidence for this claim."""
+        return metric in self.metrics and (self.poolings is None or pooling in self.poolings)
+
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Claim:
         """A claim from its `paper.yaml` entry (lists become tuples).

@@ -793,6 +793,14 @@ def check_claim_arms(
         raise ValueError(f"--model_pairs {twice} compare a model with itself; give two different models")
 
 
+def claim_arm_pairs(by_arm: dict[str, list[str]], claim_pairs: Sequence[str] | None) -> list[tuple[str, str]]:
+    """The pairs of arms the claims compare: `claim_pairs` as `A:B`, else the first arm against each other."""
+    if claim_pairs:
+        return [tuple(p.split(":")) for p in claim_pairs]
+    first, *others = by_arm
+    return [(first, o) for o in others]
+
+
 def comparison_pairs(
     names: Sequence[str],
     arms: Sequence[str] | None = None,
@@ -805,9 +813,7 @@ def comparison_pairs(
         return None
     pairs = list(dict.fromkeys(tuple(p.split(":")) for p in model_pairs))
     by_arm = arms_of(names, arms)
-    first, *others = by_arm
-    claims = [tuple(p.split(":")) for p in claim_pairs] if claim_pairs else [(first, o) for o in others]
-    for arm_a, arm_b in claims:
+    for arm_a, arm_b in claim_arm_pairs(by_arm, claim_pairs):
         if len(by_arm[arm_a]) == len(by_arm[arm_b]) == 1:
             pair = (by_arm[arm_a][0], by_arm[arm_b][0])
             if pair not in pairs and pair[::-1] not in pairs:
@@ -835,11 +841,9 @@ def claim_verdicts(
     check_claim_arms(names, arms, claim_pairs, random_control)
     by_arm = arms_of(names, arms)
     duplicates = pooling_duplicates(estimates)
-    first, *others = by_arm
-    pairs = [tuple(p.split(":")) for p in claim_pairs] if claim_pairs else [(first, o) for o in others]
     control_arm = next((ms for ms in by_arm.values() if random_control in ms), [])
     out = []
-    for arm_a, arm_b in pairs:
+    for arm_a, arm_b in claim_arm_pairs(by_arm, claim_pairs):
         cells = claim_cells(
             by_arm[arm_a],
             by_arm[arm_b],
@@ -864,19 +868,15 @@ def claim_verdicts(
 
 def claim_cell_records(claim, cells: Sequence[ClaimCell], duplicates: dict) -> list[dict[str, Any]]:
     """The cells of one claim (its metrics and poolings) as JSON records, undefined numbers as None."""
-    records = []
-    for c in cells:
-        if c.metric in claim.metrics and (claim.poolings is None or c.pooling in claim.poolings):
-            rec = {
-                k: bool(v)
-                if isinstance(v, (bool, np.bool_))
-                else Cell.of(v).value
-                if isinstance(v, float)
-                else v
-                for k, v in asdict(c).items()
-            }
-            records.append({**rec, "duplicate": c.pooling in duplicates.get(c.task, {})})
-    return records
+
+    def plain(v: Any) -> Any:
+        return Cell.of(v).value if isinstance(v, float) else bool(v) if isinstance(v, np.bool_) else v
+
+    return [
+        {**{k: plain(v) for k, v in asdict(c).items()}, "duplicate": c.pooling in duplicates.get(c.task, {})}
+        for c in cells
+        if claim.covers(c.metric, c.pooling)
+    ]
 
 
 def assemble_results(

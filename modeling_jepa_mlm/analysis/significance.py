@@ -209,10 +209,7 @@ def claim_verdict(
     cells = [
         c
         for c in comparisons
-        if c.metric in claim.metrics
-        and (claim.poolings is None or c.pooling in claim.poolings)
-        and c.diff is not None
-        and np.isfinite(c.diff)
+        if claim.covers(c.metric, c.pooling) and c.diff is not None and np.isfinite(c.diff)
     ]
     k = len(cells)
     if k == 0:

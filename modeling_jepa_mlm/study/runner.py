@@ -307,9 +307,8 @@ def probe(spec: StudySpec, name: str) -> Path:
         *(a for _, _, a in models),
         "--output_dir",
         str(out),
-        *probe_flags(spec.probes[name]),
+        *probe_flags(flags := spec.probes[name]),
     ]
-    flags = spec.probes[name]
     if flags.get("claim_pairs") and "model_pairs" not in flags:
         argv += ["--model_pairs", *model_pairs(spec, flags["claim_pairs"])]
     out.mkdir(parents=True, exist_ok=True)

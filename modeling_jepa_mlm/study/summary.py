@@ -130,7 +130,7 @@ def paper_reference(claim_name: str) -> str:
     claim = next(c for c in CLAIMS if c.name == claim_name)
     for (task, pooling), metrics in PAPER.reference.items():
         for metric, (hybrid, mlm) in metrics.items():
-            if metric in claim.metrics and (claim.poolings is None or pooling in claim.poolings):
+            if claim.covers(metric, pooling):
                 return f"{task} {pooling} {metric}: {hybrid:g} vs {mlm:g}"
     return ""
 
