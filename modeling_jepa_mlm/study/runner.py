@@ -298,6 +298,7 @@ def probe(spec: StudySpec, name: str) -> Path:
             f"probe {name}: runs not finished: {', '.join(unfinished)}. Pre-train them first "
             "(`--stages pretrain control`, which resumes each from its newest checkpoint)."
         )
+    flags = spec.probes[name]
     argv = [
         "--model_name_or_path",
         *(str(p) for _, p, _ in models),
@@ -307,7 +308,7 @@ def probe(spec: StudySpec, name: str) -> Path:
         *(a for _, _, a in models),
         "--output_dir",
         str(out),
-        *probe_flags(flags := spec.probes[name]),
+        *probe_flags(flags),
     ]
     if flags.get("claim_pairs") and "model_pairs" not in flags:
         argv += ["--model_pairs", *model_pairs(spec, flags["claim_pairs"])]
