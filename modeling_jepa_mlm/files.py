@@ -14,6 +14,7 @@ from typing import Any, TypeVar
 V = TypeVar("V")
 
 # Written by `run_pretraining.py` into the export folder, read by the model cards.
+CONFIG_NAME = "config.json"  # the model's configuration (`transformers.utils.CONFIG_NAME`)
 RUN_CONFIG_NAME = "run_config.yaml"
 SUMMARY_NAME = "training_summary.json"
 TRAINER_STATE_NAME = (

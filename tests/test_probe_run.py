@@ -547,3 +547,50 @@ def test_paper_padding_changes_the_encoding(workspace, tmp_path):
         u_padded = padded.cell("tiny-bert", "sst2", pooling, "uniformity").value
         assert abs(u_plain - u_padded) > 1e-3
     assert len(list((tmp_path / "out" / "cache").glob("*.npz"))) == 4  # train and eval, twice
+
+
+def test_records_of_models_probed_apart_compare_exactly_as_one_run_without_weights(workspace, tmp_path):
+    """Each model measured in its own run (--records_only) and the comparison assembled later from the records
+    alone, the weights gone, gives the numbers, comparisons and claims of one run over both models."""
+    tasks = ["--tasks", "sst2", "stsb", "--arms", "jepa", "bert", "--claim_pairs", "jepa:bert"]
+    together = run(workspace, tmp_path / "together", *tasks).to_dict()
+
+    models = {m: tmp_path / "models" / m for m in ("tiny-jepa", "tiny-bert")}
+    for name, folder in models.items():
+        shutil.copytree(workspace[name], folder)
+    moved = {**workspace, **models}
+    records = tmp_path / "records"
+    for name in models:  # two separate sittings, one model each
+        assert (
+            run(
+                moved,
+                tmp_path / name,
+                "--tasks",
+                "sst2",
+                "stsb",
+                "--records_dir",
+                str(records),
+                "--records_only",
+                models=(name,),
+            )
+            is None
+        )
+        assert not (tmp_path / name / "out" / "results.json").exists()
+    assert sorted(p.name for p in records.iterdir()) == ["tiny-bert.npz", "tiny-jepa.npz"]
+    for folder in models.values():
+        shutil.rmtree(folder)  # the comparison needs only the records
+    apart = run(moved, tmp_path / "apart", *tasks, "--records_dir", str(records)).to_dict()
+    for key in ("results", "comparisons", "claims", "spectra", "n_examples"):
+        assert apart[key] == together[key], key
+    assert apart["models"]["tiny-bert"]["num_parameters"] == together["models"]["tiny-bert"]["num_parameters"]
+
+    # A record measured under other settings is refused, naming the setting, not mixed into the comparison.
+    with pytest.raises(
+        ValueError, match=r"tiny-jepa\.npz was measured on other settings: n_bootstrap 40 \(now 30\)"
+    ):
+        run(moved, tmp_path / "other", *tasks, "--records_dir", str(records), "--n_bootstrap", "30")
+
+
+def test_records_only_needs_a_records_dir():
+    with pytest.raises(ValueError, match="--records_only saves records: give --records_dir too"):
+        run_glue_probe.parse_args(["--model_name_or_path", "x", "--output_dir", "o", "--records_only"])

@@ -4,7 +4,9 @@ resumed after an interruption without retraining what was finished."""
 from __future__ import annotations
 
 import json
+import logging
 import random
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -158,10 +160,19 @@ def test_two_arm_two_seed_study_runs_end_to_end_and_resumes(tiny_study):
     assert all(r.max_steps == 6 for r in runs)
     assert {r.config["data_seed"] for r in runs} == {42}  # the seed changes init and masks, not the order
 
-    # An interrupted sitting: only one run was pre-trained.
-    run_study(spec, stages=("pretrain",), only=["slow-seed1"])
+    # An interrupted sitting: only one run was pre-trained, and probed (with the controls) as soon as it finished;
+    # the comparison waits for the other runs.
+    run_study(spec, stages=("pretrain", "control", "probe"), only=["slow-seed1"])
     first = spec.runs_dir / "slow-seed1" / "training_summary.json"
     before = (first.read_bytes(), first.stat().st_mtime_ns)
+    records = spec.results_dir / "probe_standard" / "records"
+    assert sorted(p.name for p in records.iterdir()) == [
+        "random_init-seed1.npz",
+        "random_init-seed2.npz",
+        "slow-seed1.npz",
+    ]
+    assert not (spec.results_dir / "probe_standard" / "results.json").exists()
+    measured_first = (records / "slow-seed1.npz").stat().st_mtime_ns
 
     # The same command again, through the command line: the finished run is skipped, the others trained.
     proc = subprocess.run(
@@ -173,6 +184,8 @@ def test_two_arm_two_seed_study_runs_end_to_end_and_resumes(tiny_study):
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert "slow-seed1: complete (6 steps), skipped" in proc.stderr
     assert (first.read_bytes(), first.stat().st_mtime_ns) == before
+    assert (records / "slow-seed1.npz").stat().st_mtime_ns == measured_first  # each model measured once
+    assert len(list(records.iterdir())) == 6
     walltime = [
         json.loads(x) for x in (spec.results_dir / "training" / "walltime.jsonl").read_text().splitlines()
     ]
@@ -247,6 +260,17 @@ def test_two_arm_two_seed_study_runs_end_to_end_and_resumes(tiny_study):
     walltime_after = (spec.results_dir / "training" / "walltime.jsonl").read_text().splitlines()
     assert [json.loads(x)["stage"] for x in walltime_after[len(walltime) :]] == ["parity"]
 
+    # The exports lost (a new machine): a run measured by every probe is not trained again, the probe needs
+    # nothing but its records, and the card of a run is written again, the same, from the copies of its records.
+    card = spec.results_dir / "cards" / "fast-seed2.md"
+    before = card.read_text()
+    card.unlink()
+    shutil.rmtree(spec.runs_dir)
+    run_study(spec, stages=("pretrain", "probe", "summary"))
+    assert card.read_text() == before
+    assert (spec.results_dir / "training" / "walltime.jsonl").read_text().splitlines() == walltime_after
+    assert not spec.runs_dir.exists()
+
 
 def test_control_holds_the_initial_weights_of_the_arms(tiny_study):
     """The control's weights equal those a run starts from: a run with learning rate 0 ends where it began."""
@@ -283,16 +307,18 @@ def test_probe_refuses_to_overwrite_results_it_did_not_make(tiny_study):
     assert json.loads((foreign / "results.json").read_text()) == {"models": {"hybrid": {}, "mlm": {}}}
 
 
-def test_probe_refuses_unfinished_runs_before_writing_anything(tiny_study):
-    """Probing a study whose runs have not all finished fails at once, naming them and the stage to run, instead
-    of a probe subprocess failing on a folder that holds only checkpoints."""
+def test_probe_waits_for_unfinished_runs_without_writing_anything(tiny_study, caplog):
+    """Probing a study none of whose runs has finished measures nothing and writes nothing: it names the runs it
+    waits for and the stage that finishes them, instead of a probe subprocess failing on a folder of checkpoints."""
     spec = load_study(tiny_study)
-    with pytest.raises(
-        RuntimeError,
-        match=r"not finished: slow-seed1 \(0/6 steps\), slow-seed2 \(0/6 steps\), fast-seed1 \(0/6 steps\), fast-seed2 "
-        r"\(0/6 steps\), random_init-seed1 \(not exported\), random_init-seed2 \(not exported\)\. .*--stages pretrain",
-    ):
-        probe(spec, "standard")
+    with caplog.at_level(logging.WARNING):
+        assert probe(spec, "standard") is None
+    assert (
+        "probe standard: 0 of 6 models measured; waiting for slow-seed1 (0/6 steps), slow-seed2 (0/6 steps), "
+        "fast-seed1 (0/6 steps), fast-seed2 (0/6 steps), random_init-seed1 (not exported), random_init-seed2 "
+        "(not exported). Run the probe stage again" in caplog.text
+    )
+    assert "--stages pretrain control probe" in caplog.text
     assert not (spec.results_dir / "probe_standard").exists()
 
 
@@ -324,7 +350,7 @@ def test_probes_selects_which_probes_run_and_rejects_unknown_names(tiny_study, m
     spec = load_study(tiny_study)
     spec.probes = {"standard": {}, "paper": {}, "paper_padding": {}}
     probed = []
-    monkeypatch.setattr(runner, "probe", lambda spec, name: probed.append(name))
+    monkeypatch.setattr(runner, "probe", lambda spec, name, only=None: probed.append(name))
     run_study(spec, stages=("probe",), probes=["paper_padding", "standard"])
     assert probed == ["standard", "paper_padding"]
     probed.clear()
@@ -538,3 +564,24 @@ def test_control_lifts_pair_each_run_with_its_own_seeds_control(tiny_study):
         ("mlm-seed1", "random_init-seed1", 0.05, 0.02, 0.08, True),
         ("mlm-seed2", "random_init-seed2", -0.01, -0.04, 0.02, False),
     ]
+
+
+def test_a_run_started_again_from_step_zero_counts_only_its_new_processes(tiny_study):
+    """A run whose checkpoints were lost trains again from step 0: its wall time is that of the processes that
+    made its model (300 + 200 s), while the pre-training stage's total keeps the lost 100 + 400 s as well."""
+    from modeling_jepa_mlm.study.summary import stage_walls, wall_seconds
+
+    spec = load_study(tiny_study)
+    path = spec.results_dir / "training" / "walltime.jsonl"
+    path.parent.mkdir(parents=True)
+    rows = [("slow-seed1", 0, 100.0), ("slow-seed1", 3, 400.0), ("fast-seed1", 0, 50.0)]
+    rows += [("slow-seed1", 0, 300.0), ("slow-seed1", 4, 200.0)]
+    path.write_text(
+        "".join(
+            json.dumps({"stage": "pretrain", "run": r, "from_step": s, "wall_seconds": w, "machine": {}})
+            + "\n"
+            for r, s, w in rows
+        )
+    )
+    assert wall_seconds(spec) == {"slow-seed1": 500.0, "fast-seed1": 50.0}
+    assert stage_walls(spec)["pretrain"]["wall_seconds"] == 1050.0

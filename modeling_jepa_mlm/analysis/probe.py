@@ -8,7 +8,9 @@ One forward pass per model, task and split gives every pooling (cached under `--
 task and pooling it computes the geometry, lexical and downstream-probe metrics with 95 % intervals, and with
 two or more models the paired differences, Holm-corrected over the task x pooling cells, and a verdict on
 each of the paper's claims (the first model plays the hybrid). Writes `results.json` (`results.ProbeRun`),
-`report.md` and PNG plots under `--output_dir`.
+`report.md` and PNG plots under `--output_dir`. With `--records_dir`, each model's measurements are kept and read
+back (`records`), so models measured in separate runs, even after their weights are gone, compare exactly as if
+probed together.
 
 Tasks are the five built-in GLUE tasks or task specs (`--task_spec`, see `tasks.TaskSpec`).
 """
@@ -61,6 +63,7 @@ from .probing import (
     probe_record,
 )
 from .protocols import PROTOCOLS, get_protocol
+from .records import ModelRecord, load_record, record_key, record_path, save_record
 from .report import write_outputs
 from .results import Cell, ClaimVerdict, Comparison, ModelInfo, ProbeRun, TaskExamples, Timing
 from .significance import (
@@ -181,6 +184,22 @@ class ProbeArguments:
     cache_dir: str | None = field(
         default=None, metadata={"help": "Embedding cache (default: <output_dir>/cache)."}
     )
+    records_dir: str | None = field(
+        default=None,
+        metadata={
+            "help": "Keep each model's measurements as <records_dir>/<name>.npz (modeling_jepa_mlm.analysis."
+            "records) and read them back instead of measuring again: models with a record need no weights, so "
+            "models probed in separate runs compare as if probed together. A record made under other settings "
+            "or examples is refused."
+        },
+    )
+    records_only: bool = field(
+        default=False,
+        metadata={
+            "help": "Measure and save the records (--records_dir) of the models that have none, and stop: no "
+            "comparisons, results.json or report."
+        },
+    )
     n_bootstrap: int = field(default=1000, metadata={"help": "Paired bootstrap resamples."})
     n_subsamples: int = field(default=100, metadata={"help": "Subsamples (half the set) for set metrics."})
     token_probe_classes: int = field(default=20, metadata={"help": "Most frequent token-probe labels kept."})
@@ -231,6 +250,8 @@ class ProbeArguments:
             malformed = [p for p in getattr(self, flag) or [] if len(p.split(":")) != 2 or "" in p.split(":")]
             if malformed:
                 raise ValueError(f"--{flag} {malformed} are not valid; accepted: `A:B`, two {what} names")
+        if self.records_only and not self.records_dir:
+            raise ValueError("--records_only saves records: give --records_dir too")
         if self.attention_queries < 1:
             raise ValueError(f"--attention_queries must be >= 1, got {self.attention_queries}")
         if len(set(self.model_name_or_path)) != len(self.model_name_or_path):
@@ -567,24 +588,6 @@ def compare_models(
                         )
                     )
     return add_holm(comparisons)
-
-
-@dataclass
-class ModelRecord:
-    """What `analyse_model` measured on one model; it depends on nothing but the model, the data and the
-    settings, so records of models analysed in separate processes combine exactly (`assemble_results`).
-
-    Attributes:
-        info: path, parameters, width.
-        estimates: task -> pooling -> `Estimates` (values and resampling replicates).
-        spectra: task -> pooling -> explained-variance ratios.
-        encode_seconds: task -> seconds spent encoding (0 when read from the cache).
-    """
-
-    info: ModelInfo
-    estimates: dict[str, dict[str, Estimates]]
-    spectra: dict[str, dict[str, list[float]]]
-    encode_seconds: dict[str, float]
 
 
 def analyse_model(
@@ -934,8 +937,9 @@ def assemble_results(
     )
 
 
-def main(argv: Sequence[str] | None = None) -> ProbeRun:
-    """Run the analysis; returns the `ProbeRun` that is also written to `<output_dir>/results.json`."""
+def main(argv: Sequence[str] | None = None) -> ProbeRun | None:
+    """Run the analysis; returns the `ProbeRun` that is also written to `<output_dir>/results.json` (None with
+    `--records_only`, which writes only the records)."""
     args = parse_args(argv)
     logging.basicConfig(
         level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
@@ -949,8 +953,8 @@ def main(argv: Sequence[str] | None = None) -> ProbeRun:
         return run(args)
 
 
-def run(args: ProbeArguments) -> ProbeRun:
-    """The analysis behind `main`, on parsed arguments."""
+def run(args: ProbeArguments) -> ProbeRun | None:
+    """The analysis behind `main`, on parsed arguments (None with `--records_only`)."""
     start = time.perf_counter()
     progress = show_progress(args.disable_tqdm)
     if not progress:
@@ -962,7 +966,8 @@ def run(args: ProbeArguments) -> ProbeRun:
     output_dir = Path(args.output_dir)
     cache_dir = args.cache_dir or str(output_dir / "cache")
     names = args.model_names or display_names(args.model_name_or_path)
-    check_claim_arms(names, args.arms, args.claim_pairs, args.random_control, args.model_pairs)
+    if not args.records_only:  # records need no comparison: a subset of a study's models is measured alone
+        check_claim_arms(names, args.arms, args.claim_pairs, args.random_control, args.model_pairs)
 
     # 1. Data first: a missing folder, split or column fails before any model is loaded.
     tasks = resolve_tasks(args.tasks, args.task_spec)
@@ -978,10 +983,17 @@ def run(args: ProbeArguments) -> ProbeRun:
         for t in tasks
     }
 
-    # 2. Encode (cached) and analyse, one model in memory at a time.
+    # 2. Encode (cached) and analyse, one model in memory at a time; or read the model's record.
     settings = AnalysisSettings.from_args(args)
-    records = {
-        name: analyse_model(
+    key = record_key(settings, task_data) if args.records_dir else None
+    records = {}
+    for name, path in zip(names, args.model_name_or_path, strict=True):
+        saved = record_path(args.records_dir, name) if args.records_dir else None
+        if saved is not None and saved.is_file():
+            records[name] = load_record(saved, key)
+            logger.info("%s: measurements read from %s", name, saved)
+            continue
+        records[name] = analyse_model(
             path,
             task_data,
             settings,
@@ -991,8 +1003,17 @@ def run(args: ProbeArguments) -> ProbeRun:
             batch_size=args.batch_size,
             progress=progress,
         )
-        for name, path in zip(names, args.model_name_or_path, strict=True)
-    }
+        if saved is not None:
+            save_record(records[name], saved, key)
+            logger.info("%s: measurements saved to %s", name, saved)
+    if args.records_only:
+        logger.info(
+            "records of %d models in %s; done in %.1f s",
+            len(records),
+            args.records_dir,
+            time.perf_counter() - start,
+        )
+        return None
 
     # 3. Intervals, paired comparisons with Holm, and the claims (first model = the paper's hybrid).
     arguments = {k: v for k, v in asdict(args).items() if k not in ("log_level", "disable_tqdm")}

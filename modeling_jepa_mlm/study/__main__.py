@@ -10,7 +10,7 @@ import json
 import logging
 from collections.abc import Sequence
 
-from .runner import STAGES, is_complete, latest_step, run_study
+from .runner import STAGES, is_complete, latest_step, measured, run_study
 from .spec import load_study
 
 
@@ -20,7 +20,12 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     p.add_argument(
         "--stages", nargs="+", default=list(STAGES), choices=STAGES, help="stages to run, in order"
     )
-    p.add_argument("--only", nargs="+", default=None, help="pre-train only these runs (<arm>-seed<k>)")
+    p.add_argument(
+        "--only",
+        nargs="+",
+        default=None,
+        help="pre-train and probe only these runs (<arm>-seed<k>); the controls are probed once exported",
+    )
     p.add_argument(
         "--probes",
         nargs="+",
@@ -44,6 +49,7 @@ def main(argv: Sequence[str] | None = None) -> dict:
                 "max_steps": r.max_steps,
                 "done_steps": latest_step(r),
                 "complete": is_complete(r),
+                "measured": measured(spec, r),
                 "output_dir": str(r.output_dir),
             }
             for r in spec.runs()

@@ -5,7 +5,11 @@ Every stage skips what is already done, so a study interrupted at any point (a k
 sitting) continues where it stopped when the same command is run again:
 - a run is done when its export's `training_summary.json` reports `max_steps` steps; an unfinished run is
   started again in the same folder and resumes from its newest checkpoint (`run_pretraining`'s own resume);
-- a control is done when its export exists; a probe when its `results.json` lists the study's current models.
+- a control is done when its export exists;
+- a probe measures each finished run and control once, into a record kept with the results
+  (`<results_dir>/probe_<name>/records/`), and is done when its `results.json`, assembled from the records of all
+  the study's models, lists them. The comparisons need only the records: a sitting that lost its exports and
+  checkpoints loses no probe measurements.
 Each pre-training process appends its wall time, steps and machine to `<results_dir>/training/walltime.jsonl`.
 """
 
@@ -25,7 +29,8 @@ from typing import Any
 
 import yaml
 
-from ..files import RESULTS_NAME, RUN_CONFIG_NAME, SUMMARY_NAME, TRAINER_STATE_NAME
+from ..analysis.records import record_path
+from ..files import CONFIG_NAME, RESULTS_NAME, RUN_CONFIG_NAME, SUMMARY_NAME, TRAINER_STATE_NAME
 from .spec import CONTROL_NAME, Run, StudySpec
 
 logger = logging.getLogger(__name__)
@@ -34,7 +39,10 @@ STAGES = ("pretrain", "control", "parity", "probe", "summary")
 RUN_CONFIG_FILE = "study_run.yaml"  # the resolved run_pretraining config of a run, in its output folder
 SUMMARY_FILE = SUMMARY_NAME  # the export's training summary (one home: modeling_jepa_mlm.files)
 PROBE_MARKER = "study_probe.json"  # written before a probe runs: this folder's results are the study's own
-TRAINING_RECORDS = (SUMMARY_NAME, RUN_CONFIG_NAME, TRAINER_STATE_NAME)
+RECORDS_DIR = "records"  # each model's measurements, <probe folder>/records/<model>.npz (analysis.records)
+# The small files of an export that the summary and the model cards read: kept under the results folder, so the
+# cards can be written again after the export is gone.
+TRAINING_RECORDS = (SUMMARY_NAME, RUN_CONFIG_NAME, TRAINER_STATE_NAME, CONFIG_NAME)
 
 
 def machine() -> dict[str, Any]:
@@ -146,16 +154,42 @@ def copy_training_records(spec: StudySpec, run: Run) -> None:
             shutil.copy2(Path(found[0]) / TRAINER_STATE_NAME, dest / TRAINER_STATE_NAME)
 
 
+def measured(spec: StudySpec, run: Run) -> bool:
+    """True when the results folder holds all a finished run contributes: the records of its training to its last
+    step and, for every probe of the study, its measurements. Such a run needs no export to be compared or carded,
+    so it is not trained again when its export is gone (a new machine)."""
+    summary = read_json(spec.results_dir / "training" / run.name / SUMMARY_FILE)
+    return (
+        bool(spec.probes)
+        and bool(summary)
+        and int(summary.get("steps", -1)) >= run.max_steps
+        and all(
+            record_path(spec.results_dir / f"probe_{p}" / RECORDS_DIR, run.name).is_file()
+            for p in spec.probes
+        )
+    )
+
+
 def pretrain(spec: StudySpec, run: Run) -> bool:
     """Train (or finish) one run; returns True if it trained, False if it was already complete."""
     if is_complete(run):
         logger.info("%s: complete (%d steps), skipped", run.name, run.max_steps)
         copy_training_records(spec, run)
         return False
+    if measured(spec, run):
+        logger.info(
+            "%s: complete (%d steps) and measured by every probe; its export is not here, skipped",
+            run.name,
+            run.max_steps,
+        )
+        return False
     run.output_dir.mkdir(parents=True, exist_ok=True)
     config_path = run.output_dir / RUN_CONFIG_FILE
     config_path.write_text(yaml.safe_dump(run.config, sort_keys=False))
     start_step = latest_step(run)
+    if start_step == 0:  # a fresh start: records of an earlier, lost attempt would mix with this one's
+        for name in TRAINING_RECORDS:
+            (spec.results_dir / "training" / run.name / name).unlink(missing_ok=True)
     logger.info(
         "%s: training steps %d..%d (log: %s)",
         run.name,
@@ -272,8 +306,63 @@ def probe_flags(flags: dict[str, Any]) -> list[str]:
     return argv
 
 
-def probe(spec: StudySpec, name: str) -> Path:
-    """Probe every run and control with the flags of probe `name`; skipped when its results list these models."""
+def model_ready(spec: StudySpec, name: str) -> str | None:
+    """None when the run or control `name` can be probed; else why not (`slow-seed1 (3/6 steps)`)."""
+    run = next((r for r in spec.runs() if r.name == name), None)
+    if run is not None:
+        return None if is_complete(run) else f"{name} ({latest_step(run)}/{run.max_steps} steps)"
+    seed = int(name.rsplit("-seed", 1)[1])
+    return None if control_exported(spec, seed) else f"{name} (not exported)"
+
+
+def _analysis(
+    spec: StudySpec, name: str, out: Path, models: Sequence[tuple[str, Path, str]], *extra: str
+) -> None:
+    """One `python -m modeling_jepa_mlm.analysis` process over `models` with probe `name`'s flags, logged to
+    `<out>/probe.log` and timed in `walltime.jsonl`."""
+    flags = spec.probes[name]
+    argv = [
+        "--model_name_or_path",
+        *(str(p) for _, p, _ in models),
+        "--model_names",
+        *(n for n, _, _ in models),
+        "--arms",
+        *(a for _, _, a in models),
+        "--output_dir",
+        str(out),
+        "--records_dir",
+        str(out / RECORDS_DIR),
+        *probe_flags(flags),
+        *extra,
+    ]
+    begin = time.perf_counter()
+    with (out / "probe.log").open("a") as log:
+        proc = subprocess.run(
+            [sys.executable, "-m", "modeling_jepa_mlm.analysis", *argv], stdout=log, stderr=subprocess.STDOUT
+        )
+    record_stage(
+        spec,
+        f"probe_{name}",
+        begin,
+        returncode=proc.returncode,
+        models=[n for n, _, _ in models],
+        records_only="--records_only" in extra,
+    )
+    if proc.returncode != 0:
+        raise RuntimeError(f"probe {name} failed (exit {proc.returncode}); see {out / 'probe.log'}")
+
+
+def probe(spec: StudySpec, name: str, only: Sequence[str] | None = None) -> Path | None:
+    """Probe the study's runs and controls with the flags of probe `name`, incrementally.
+
+    Each model is measured once, as soon as it is finished, into `<results_dir>/probe_<name>/records/<model>.npz`
+    (`analysis.records`); when every model has its record, the comparisons and claims are assembled from the
+    records alone into `results.json`, so they survive the loss of the exports. `only` limits the measuring to
+    these runs (the controls are always measured once exported). Skipped when `results.json` lists the study's
+    current models.
+
+    Returns the probe's folder once `results.json` is written, None while models are still unfinished.
+    """
     out = spec.results_dir / f"probe_{name}"
     models = probe_models(spec)
     # Plain JSON, not the typed loader: a foreign or partial file must be refused below, not fail to load.
@@ -286,44 +375,36 @@ def probe(spec: StudySpec, name: str) -> Path:
             f"{out} holds probe results this study did not make (models {sorted(results.get('models', {}))}); "
             "the probe would overwrite them. Move them elsewhere or give the study another results_dir."
         )
-    unfinished = [
-        f"{r.name} ({latest_step(r)}/{r.max_steps} steps)" for r in spec.runs() if not is_complete(r)
-    ]
-    if spec.control:
-        unfinished += [
-            f"{CONTROL_NAME}-seed{s} (not exported)" for s in spec.seeds if not control_exported(spec, s)
-        ]
+    unmeasured = [m for m in models if not record_path(out / RECORDS_DIR, m[0]).is_file()]
+    waiting = {m[0]: model_ready(spec, m[0]) for m in unmeasured}
+    if only:
+        waiting |= {
+            m[0]: f"{m[0]} (not in --only)" for m in unmeasured if m[2] != CONTROL_NAME and m[0] not in only
+        }
+    ready = [m for m in unmeasured if waiting[m[0]] is None]
+    if ready:
+        out.mkdir(parents=True, exist_ok=True)
+        (out / PROBE_MARKER).write_text(
+            json.dumps({"study": spec.name, "models": [n for n, _, _ in models]}, indent=2)
+        )
+        logger.info("probe %s: measuring %s", name, ", ".join(n for n, _, _ in ready))
+        _analysis(spec, name, out, ready, "--records_only")
+    unfinished = [why for why in waiting.values() if why is not None]
     if unfinished:
-        raise RuntimeError(
-            f"probe {name}: runs not finished: {', '.join(unfinished)}. Pre-train them first "
-            "(`--stages pretrain control`, which resumes each from its newest checkpoint)."
+        logger.warning(
+            "probe %s: %d of %d models measured; waiting for %s. Run the probe stage again once they are "
+            "finished (`--stages pretrain control probe` resumes each run from its newest checkpoint).",
+            name,
+            len(models) - len(unfinished),
+            len(models),
+            ", ".join(unfinished),
         )
+        return None
     flags = spec.probes[name]
-    argv = [
-        "--model_name_or_path",
-        *(str(p) for _, p, _ in models),
-        "--model_names",
-        *(n for n, _, _ in models),
-        "--arms",
-        *(a for _, _, a in models),
-        "--output_dir",
-        str(out),
-        *probe_flags(flags),
-    ]
+    extra = []
     if flags.get("claim_pairs") and "model_pairs" not in flags:
-        argv += ["--model_pairs", *model_pairs(spec, flags["claim_pairs"])]
-    out.mkdir(parents=True, exist_ok=True)
-    (out / PROBE_MARKER).write_text(
-        json.dumps({"study": spec.name, "models": [n for n, _, _ in models]}, indent=2)
-    )
-    begin = time.perf_counter()
-    with (out / "probe.log").open("a") as log:
-        proc = subprocess.run(
-            [sys.executable, "-m", "modeling_jepa_mlm.analysis", *argv], stdout=log, stderr=subprocess.STDOUT
-        )
-    record_stage(spec, f"probe_{name}", begin, returncode=proc.returncode)
-    if proc.returncode != 0:
-        raise RuntimeError(f"probe {name} failed (exit {proc.returncode}); see {out / 'probe.log'}")
+        extra = ["--model_pairs", *model_pairs(spec, flags["claim_pairs"])]
+    _analysis(spec, name, out, models, *extra)
     return out
 
 
@@ -333,9 +414,9 @@ def run_study(
     only: Sequence[str] | None = None,
     probes: Sequence[str] | None = None,
 ) -> dict:
-    """Run the given stages in order; `only` restricts pre-training to these run names (`<arm>-seed<k>`),
-    `probes` the probe stage to these probes of the study file (two sittings, or two processes, can then probe
-    in parallel: each probe writes only its own folder).
+    """Run the given stages in order; `only` restricts pre-training and the probes' measuring to these run names
+    (`<arm>-seed<k>`), `probes` the probe stage to these probes of the study file (two sittings, or two
+    processes, can then probe in parallel: each probe writes only its own folder).
 
     Returns the summary (also written to `<results_dir>/summary.json`) when the summary stage ran, else {}."""
     unknown = [s for s in stages if s not in STAGES]
@@ -377,7 +458,7 @@ def run_study(
     if "probe" in stages:
         for name in spec.probes:
             if not probes or name in probes:
-                probe(spec, name)
+                probe(spec, name, only)
     if "summary" in stages:
         from .summary import write_summary
 

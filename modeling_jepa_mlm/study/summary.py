@@ -17,7 +17,7 @@ from typing import Any
 from ..analysis import results as results_io
 from ..analysis.paper import PAPER
 from ..analysis.significance import CLAIMS
-from ..files import REPORT_NAME, RESULTS_NAME
+from ..files import CONFIG_NAME, REPORT_NAME, RESULTS_NAME
 from .runner import SUMMARY_FILE, probe_models, read_json, walltime_records
 from .spec import CONTROL_NAME, Run, StudySpec
 
@@ -174,10 +174,16 @@ def stage_walls(spec: StudySpec) -> dict[str, dict[str, Any]]:
 
 
 def wall_seconds(spec: StudySpec) -> dict[str, float]:
-    """Pre-training wall time of each run over all its processes (sittings), from `walltime.jsonl`."""
+    """Pre-training wall time of each run over all its processes (sittings), from `walltime.jsonl`.
+
+    A process that started a run from step 0 again (its checkpoints were lost, say with the machine) begins the
+    run's count anew: the wall time is that of the processes that made the run's model. The stage totals
+    (`stage_walls`) keep every process, the lost ones too."""
     total: dict[str, float] = defaultdict(float)
     for rec in walltime_records(spec):
         if rec.get("stage") == "pretrain":
+            if rec.get("from_step") == 0:
+                total[rec["run"]] = 0.0
             total[rec["run"]] += rec["wall_seconds"]
     return dict(total)
 
@@ -331,8 +337,11 @@ def plot_trajectories(spec: StudySpec, path: Path) -> bool:
 
 
 def write_cards(spec: StudySpec) -> list[str]:
-    """A model card per run (and control) from its records and the first probe's results, copied to cards/."""
-    from ..publishing.cards import write_model_card
+    """A model card per run (and control) from its records and the first probe's results, copied to cards/.
+
+    The card is written into the export folder (the README the Hub shows) when the export is there; a run whose
+    export is gone gets its card from the copies of its records under `<results_dir>/training/<run>/`."""
+    from ..publishing.cards import render_card, validate_card, write_model_card
 
     results = None
     for name in spec.probes:
@@ -343,15 +352,20 @@ def write_cards(spec: StudySpec) -> list[str]:
     written = []
     (spec.results_dir / "cards").mkdir(parents=True, exist_ok=True)
     for name, folder, _ in probe_models(spec):
-        if not (folder / "config.json").is_file():
-            continue
+        records = spec.results_dir / "training" / name
         try:
-            card = write_model_card(folder, probe_results=results, model_name=name)
+            if (folder / CONFIG_NAME).is_file():
+                text = write_model_card(folder, probe_results=results, model_name=name).read_text()
+            elif (records / CONFIG_NAME).is_file():
+                text = render_card(records, probe_results=results, model_name=name)
+                validate_card(text)
+            else:
+                continue
         except (TypeError, ValueError) as err:  # an export the probe did not cover, or an older card API
             logger.warning("no card for %s: %s", name, err)
             continue
         target = spec.results_dir / "cards" / f"{name}.md"
-        target.write_text(card.read_text())
+        target.write_text(text)
         written.append(str(target.relative_to(spec.results_dir)))
     return written
 
