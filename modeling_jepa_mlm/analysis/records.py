@@ -88,16 +88,24 @@ def save_record(record: ModelRecord, path: str | Path, key: dict[str, Any]) -> P
     """Write `record` and its `key` to one `.npz`: the replicates as float64 arrays (exact), everything else as
     JSON. Written to a temporary file and renamed, so a killed process leaves the old record or none."""
     path = Path(path)
-    arrays, values = {}, {}
+    arrays, values, aliases, first = {}, {}, {}, {}
     for task, by_pool in record.estimates.items():
         values[task] = {}
         for pooling, est in by_pool.items():
             values[task][pooling] = {"values": est.values, "kinds": est.kinds, "n": est.n, "m": est.m}
             for metric, reps in est.replicates.items():
-                arrays[f"{task}/{pooling}/{metric}"] = np.asarray(reps, dtype=np.float64)
+                name, reps = f"{task}/{pooling}/{metric}", np.asarray(reps, dtype=np.float64)
+                # Equal replicates are stored once (a task's chance level is the same for every pooling, the
+                # headline metric repeats a GLUE metric, a pooling may repeat another's embeddings): a third less.
+                digest = hashlib.sha256(reps.tobytes()).hexdigest() + str(reps.shape)
+                if digest in first:
+                    aliases[name] = first[digest]
+                else:
+                    first[digest], arrays[name] = name, reps
     meta = {
         "format": RECORD_FORMAT,
         "key": key,
+        "aliases": aliases,
         "info": dataclasses.asdict(record.info),
         "estimates": values,
         "spectra": record.spectra,
@@ -123,6 +131,7 @@ def load_record(path: str | Path, key: dict[str, Any] | None = None) -> ModelRec
             raise ValueError(f"{path} is not an analysis record (no {_META!r} entry)")
         meta = json.loads(str(npz[_META]))
         arrays = {name: npz[name] for name in npz.files if name != _META}
+    arrays |= {name: arrays[stored] for name, stored in meta.get("aliases", {}).items()}
     if meta.get("format") != RECORD_FORMAT:
         raise ValueError(f"{path}: record format {meta.get('format')!r}; this version reads {RECORD_FORMAT}")
     if key is not None and meta["key"] != key:
