@@ -131,9 +131,9 @@ def load_record(path: str | Path, key: dict[str, Any] | None = None) -> ModelRec
             raise ValueError(f"{path} is not an analysis record (no {_META!r} entry)")
         meta = json.loads(str(npz[_META]))
         arrays = {name: npz[name] for name in npz.files if name != _META}
-    arrays |= {name: arrays[stored] for name, stored in meta.get("aliases", {}).items()}
     if meta.get("format") != RECORD_FORMAT:
         raise ValueError(f"{path}: record format {meta.get('format')!r}; this version reads {RECORD_FORMAT}")
+    arrays |= {name: arrays[stored] for name, stored in meta.get("aliases", {}).items()}
     if key is not None and meta["key"] != key:
         raise ValueError(
             f"{path} was measured on other {_key_difference(meta['key'], key)}; delete it to measure again"

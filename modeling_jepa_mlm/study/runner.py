@@ -102,10 +102,14 @@ def read_json(path: Path) -> Any:
     return json.loads(path.read_text()) if path.is_file() else None
 
 
+def reaches_end(summary: dict | None, run: Run) -> bool:
+    """True when a training summary (`training_summary.json`, or None) reports all of the run's steps."""
+    return bool(summary) and int(summary.get("steps", -1)) >= run.max_steps
+
+
 def is_complete(run: Run) -> bool:
     """True when the run's export reports all of its steps."""
-    summary = read_json(run.output_dir / SUMMARY_FILE)
-    return bool(summary) and int(summary.get("steps", -1)) >= run.max_steps
+    return reaches_end(read_json(run.output_dir / SUMMARY_FILE), run)
 
 
 def latest_step(run: Run) -> int:
@@ -161,8 +165,7 @@ def measured(spec: StudySpec, run: Run) -> bool:
     summary = read_json(spec.results_dir / "training" / run.name / SUMMARY_FILE)
     return (
         bool(spec.probes)
-        and bool(summary)
-        and int(summary.get("steps", -1)) >= run.max_steps
+        and reaches_end(summary, run)
         and all(
             record_path(spec.results_dir / f"probe_{p}" / RECORDS_DIR, run.name).is_file()
             for p in spec.probes
@@ -306,13 +309,18 @@ def probe_flags(flags: dict[str, Any]) -> list[str]:
     return argv
 
 
-def model_ready(spec: StudySpec, name: str) -> str | None:
-    """None when the run or control `name` can be probed; else why not (`slow-seed1 (3/6 steps)`)."""
-    run = next((r for r in spec.runs() if r.name == name), None)
-    if run is not None:
-        return None if is_complete(run) else f"{name} ({latest_step(run)}/{run.max_steps} steps)"
-    seed = int(name.rsplit("-seed", 1)[1])
-    return None if control_exported(spec, seed) else f"{name} (not exported)"
+def unready(spec: StudySpec) -> dict[str, str | None]:
+    """Each run and control of the study by name: None when it can be probed, else why not
+    (`slow-seed1 (3/6 steps)`, `random_init-seed1 (not exported)`)."""
+    why: dict[str, str | None] = {
+        r.name: None if is_complete(r) else f"{r.name} ({latest_step(r)}/{r.max_steps} steps)"
+        for r in spec.runs()
+    }
+    if spec.control:
+        for s in spec.seeds:
+            name = f"{CONTROL_NAME}-seed{s}"
+            why[name] = None if control_exported(spec, s) else f"{name} (not exported)"
+    return why
 
 
 def _analysis(
@@ -376,7 +384,8 @@ def probe(spec: StudySpec, name: str, only: Sequence[str] | None = None) -> Path
             "the probe would overwrite them. Move them elsewhere or give the study another results_dir."
         )
     unmeasured = [m for m in models if not record_path(out / RECORDS_DIR, m[0]).is_file()]
-    waiting = {m[0]: model_ready(spec, m[0]) for m in unmeasured}
+    why = unready(spec)
+    waiting = {m[0]: why[m[0]] for m in unmeasured}
     if only:
         waiting |= {
             m[0]: f"{m[0]} (not in --only)" for m in unmeasured if m[2] != CONTROL_NAME and m[0] not in only

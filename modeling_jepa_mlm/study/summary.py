@@ -18,7 +18,7 @@ from ..analysis import results as results_io
 from ..analysis.paper import PAPER
 from ..analysis.significance import CLAIMS
 from ..files import CONFIG_NAME, REPORT_NAME, RESULTS_NAME
-from .runner import SUMMARY_FILE, probe_models, read_json, walltime_records
+from .runner import SUMMARY_FILE, probe_models, reaches_end, read_json, walltime_records
 from .spec import CONTROL_NAME, Run, StudySpec
 
 logger = logging.getLogger(__name__)
@@ -208,7 +208,7 @@ def run_record(spec: StudySpec, run: Run, walls: dict[str, float]) -> dict[str, 
         "run": run.name,
         "arm": run.arm,
         "seed": run.seed,
-        "complete": int(summary.get("steps", -1)) >= run.max_steps,
+        "complete": reaches_end(summary, run),
         "steps": steps,
         "max_steps": run.max_steps,
         "tokens": tokens,
