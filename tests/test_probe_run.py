@@ -594,3 +594,16 @@ def test_records_of_models_probed_apart_compare_exactly_as_one_run_without_weigh
 def test_records_only_needs_a_records_dir():
     with pytest.raises(ValueError, match="--records_only saves records: give --records_dir too"):
         run_glue_probe.parse_args(["--model_name_or_path", "x", "--output_dir", "o", "--records_only"])
+
+
+def test_a_file_that_is_not_a_record_is_refused_by_name(tmp_path):
+    from modeling_jepa_mlm.analysis.records import load_record
+
+    np.savez(tmp_path / "embeddings.npz", mean=np.zeros((2, 3)))
+    with pytest.raises(
+        ValueError, match=r"embeddings\.npz is not an analysis record \(no '__meta__' entry\)"
+    ):
+        load_record(tmp_path / "embeddings.npz")
+    np.savez(tmp_path / "future.npz", __meta__=np.array('{"format": 99}'))
+    with pytest.raises(ValueError, match=r"future\.npz: record format 99; this version reads 1"):
+        load_record(tmp_path / "future.npz")
