@@ -585,3 +585,31 @@ def test_a_run_started_again_from_step_zero_counts_only_its_new_processes(tiny_s
     )
     assert wall_seconds(spec) == {"slow-seed1": 500.0, "fast-seed1": 50.0}
     assert stage_walls(spec)["pretrain"]["wall_seconds"] == 1050.0
+
+
+def test_records_of_a_lost_attempt_are_marked_and_left_out_of_the_arm_mean(tiny_study):
+    """A machine lost with a run's checkpoints leaves its records in the results folder: the summary says the
+    weights are absent and the arm's mean held-out CE leaves that run out; a checkpoint of the new attempt names
+    its step and counts again."""
+    from transformers import TrainerState
+
+    from modeling_jepa_mlm.study.summary import summary_markdown, write_summary
+
+    spec = load_study(tiny_study)
+    first, second = [r for r in spec.runs() if r.arm == spec.runs()[0].arm][:2]
+    for run, loss in ((first, 5.0), (second, 7.0)):
+        records = spec.results_dir / "training" / run.name
+        records.mkdir(parents=True, exist_ok=True)
+        TrainerState(global_step=4, log_history=[{"step": 4, "eval_mlm_loss": loss}]).save_to_json(
+            str(records / "trainer_state.json")
+        )
+    checkpoint = first.output_dir / "checkpoint-4"
+    checkpoint.mkdir(parents=True)
+    shutil.copy2(spec.results_dir / "training" / first.name / "trainer_state.json", checkpoint)
+    (checkpoint / "optimizer.pt").write_bytes(b"")
+    summary = write_summary(spec)
+    rows = {r["run"]: r for r in summary["runs"]}
+    assert rows[first.name]["weights"] == "checkpoint-4" and rows[second.name]["weights"] == "absent"
+    assert rows[second.name]["final_eval_mlm_loss"] == 7.0  # kept, but not a result
+    assert summary["arms"][first.arm]["final_eval_mlm_loss_mean"] == 5.0
+    assert f"| {second.name} | 4/" in summary_markdown(summary) and "| absent |" in summary_markdown(summary)

@@ -18,7 +18,16 @@ from ..analysis import results as results_io
 from ..analysis.paper import PAPER
 from ..analysis.significance import CLAIMS
 from ..files import CONFIG_NAME, REPORT_NAME, RESULTS_NAME
-from .runner import SUMMARY_FILE, probe_models, reaches_end, read_json, walltime_records
+from .runner import (
+    SUMMARY_FILE,
+    is_complete,
+    latest_step,
+    measured,
+    probe_models,
+    reaches_end,
+    read_json,
+    walltime_records,
+)
 from .spec import CONTROL_NAME, Run, StudySpec
 
 logger = logging.getLogger(__name__)
@@ -188,6 +197,18 @@ def wall_seconds(spec: StudySpec) -> dict[str, float]:
     return dict(total)
 
 
+def weights_state(spec: StudySpec, run: Run) -> str:
+    """Where the run's weights are: 'export' (its finished export), 'checkpoint-N' (its newest complete
+    checkpoint), 'absent, measured' (finished and measured by every probe; the records suffice), or 'absent'
+    (records of an attempt whose weights were lost: the runner trains the run again, so its row is not a result)."""
+    if is_complete(run):
+        return "export"
+    step = latest_step(run)
+    if step:
+        return f"checkpoint-{step}"
+    return "absent, measured" if measured(spec, run) else "absent"
+
+
 def run_record(spec: StudySpec, run: Run, walls: dict[str, float]) -> dict[str, Any]:
     records = spec.results_dir / "training" / run.name
     summary = read_json(records / SUMMARY_FILE) or {}
@@ -209,6 +230,7 @@ def run_record(spec: StudySpec, run: Run, walls: dict[str, float]) -> dict[str, 
         "arm": run.arm,
         "seed": run.seed,
         "complete": reaches_end(summary, run),
+        "weights": weights_state(spec, run),
         "steps": steps,
         "max_steps": run.max_steps,
         "tokens": tokens,
@@ -379,7 +401,8 @@ def write_summary(spec: StudySpec) -> dict[str, Any]:
         by_arm[rec["arm"]].append(rec)
     arms = {}
     for arm, recs in by_arm.items():
-        mean, sd = _mean_sd([r.get("final_eval_mlm_loss") for r in recs])
+        # the records of a lost attempt are no result: the arm's mean is over the runs whose model exists
+        mean, sd = _mean_sd([r.get("final_eval_mlm_loss") for r in recs if r["weights"] != "absent"])
         arms[arm] = {
             "seeds": [r["seed"] for r in recs],
             "complete": all(r["complete"] for r in recs),
@@ -428,15 +451,18 @@ def summary_markdown(summary: dict[str, Any]) -> str:
         lines += [summary["description"], ""]
     lines += [f"Seeds: {summary['seeds']}; budget: {summary['budget']}.", ""]
     lines += [
-        "| run | steps | tokens | est. FLOPs | wall time (s) | held-out MLM CE | held-out top-1 |",
-        "|---|---:|---:|---:|---:|---:|---:|",
+        "Weights: where the run's model is now; 'absent' marks the records of an attempt whose weights were lost "
+        "(the runner trains that run again from step 0), so that row is not a result.",
+        "",
+        "| run | steps | tokens | est. FLOPs | wall time (s) | held-out MLM CE | held-out top-1 | weights |",
+        "|---|---:|---:|---:|---:|---:|---:|---|",
     ]
     for r in summary["runs"]:
         steps = f"{r['steps']}/{r['max_steps']}" if r["steps"] is not None else f"0/{r['max_steps']}"
         lines.append(
             f"| {r['run']} | {steps} | {_fmt(r['tokens'])} | {_fmt(r['estimated_train_flops'], '.3g')} | "
             f"{_fmt(r['wall_seconds'], '.0f')} | {_fmt(r.get('final_eval_mlm_loss'))} | "
-            f"{_fmt(r.get('final_eval_mlm_accuracy'))} |"
+            f"{_fmt(r.get('final_eval_mlm_accuracy'))} | {r.get('weights', '-')} |"
         )
     lines += ["", "| arm | seeds | complete | held-out MLM CE, mean (sd over seeds) |", "|---|---|---|---|"]
     for arm, a in summary["arms"].items():
