@@ -589,8 +589,8 @@ def test_a_run_started_again_from_step_zero_counts_only_its_new_processes(tiny_s
 
 def test_records_of_a_lost_attempt_are_marked_and_left_out_of_the_arm_mean(tiny_study):
     """A machine lost with a run's checkpoints leaves its records in the results folder: the summary says the
-    weights are absent and the arm's mean held-out CE leaves that run out; a checkpoint of the new attempt names
-    its step and counts again."""
+    weights are absent and the arm's mean held-out CE leaves that run out; a run training again reports its newest
+    checkpoint (step, curve), not its older records."""
     from transformers import TrainerState
 
     from modeling_jepa_mlm.study.summary import summary_markdown, write_summary
@@ -603,13 +603,15 @@ def test_records_of_a_lost_attempt_are_marked_and_left_out_of_the_arm_mean(tiny_
         TrainerState(global_step=4, log_history=[{"step": 4, "eval_mlm_loss": loss}]).save_to_json(
             str(records / "trainer_state.json")
         )
-    checkpoint = first.output_dir / "checkpoint-4"
+    checkpoint = first.output_dir / "checkpoint-6"  # the new attempt, still training, is past its records
     checkpoint.mkdir(parents=True)
-    shutil.copy2(spec.results_dir / "training" / first.name / "trainer_state.json", checkpoint)
-    (checkpoint / "optimizer.pt").write_bytes(b"")
+    TrainerState(global_step=6, log_history=[{"step": 6, "eval_mlm_loss": 4.5}]).save_to_json(
+        str(checkpoint / "trainer_state.json")
+    )
     summary = write_summary(spec)
     rows = {r["run"]: r for r in summary["runs"]}
-    assert rows[first.name]["weights"] == "checkpoint-4" and rows[second.name]["weights"] == "absent"
+    assert rows[first.name]["weights"] == "checkpoint-6" and rows[second.name]["weights"] == "absent"
+    assert (rows[first.name]["steps"], rows[first.name]["final_eval_mlm_loss"]) == (6, 4.5)
     assert rows[second.name]["final_eval_mlm_loss"] == 7.0  # kept, but not a result
-    assert summary["arms"][first.arm]["final_eval_mlm_loss_mean"] == 5.0
+    assert summary["arms"][first.arm]["final_eval_mlm_loss_mean"] == 4.5
     assert f"| {second.name} | 4/" in summary_markdown(summary) and "| absent |" in summary_markdown(summary)

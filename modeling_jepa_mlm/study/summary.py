@@ -20,6 +20,7 @@ from ..analysis.significance import CLAIMS
 from ..files import CONFIG_NAME, REPORT_NAME, RESULTS_NAME
 from .runner import (
     SUMMARY_FILE,
+    copy_training_records,
     is_complete,
     latest_step,
     measured,
@@ -393,8 +394,13 @@ def write_cards(spec: StudySpec) -> list[str]:
 
 
 def write_summary(spec: StudySpec) -> dict[str, Any]:
-    """Write `summary.json`, `summary.md`, `training_curves.png` and the cards; return the summary."""
+    """Write `summary.json`, `summary.md`, `training_curves.png` and the cards; return the summary. The records of
+    every run with a folder in `runs_dir` are brought up to date first (a run still training reports its newest
+    complete checkpoint)."""
     walls = wall_seconds(spec)
+    for run in spec.runs():
+        if run.output_dir.is_dir():  # a run training now or stopped: the curve of its newest checkpoint
+            copy_training_records(spec, run)
     runs = [run_record(spec, r, walls) for r in spec.runs()]
     by_arm: dict[str, list[dict]] = defaultdict(list)
     for rec in runs:
