@@ -322,6 +322,60 @@ def test_probe_waits_for_unfinished_runs_without_writing_anything(tiny_study, ca
     assert not (spec.results_dir / "probe_standard").exists()
 
 
+def test_measured_only_assembles_the_claims_over_the_models_measured_so_far(tiny_study, monkeypatch):
+    """With one arm unfinished, the probe stage waits; with `--measured_only` it assembles over the measured models,
+    keeping only the claim pairs whose two arms were measured and the model pairs among those models, and does not
+    assemble the same models twice. The summary then names the models the claims leave out."""
+    from modeling_jepa_mlm.analysis.records import record_path
+    from modeling_jepa_mlm.study import runner
+    from modeling_jepa_mlm.study.__main__ import main
+    from modeling_jepa_mlm.study.summary import summary_markdown
+
+    spec = load_study(tiny_study)
+    out = spec.results_dir / "probe_standard"
+    measured = ["slow-seed1", "slow-seed2", "random_init-seed1", "random_init-seed2"]  # `fast` never trained
+    for name in measured:
+        path = record_path(out / runner.RECORDS_DIR, name)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(b"")
+    calls = []
+
+    def fake_analysis(spec, name, out, models, *extra, flags=None):
+        calls.append({"models": [m[0] for m in models], "extra": list(extra), "flags": flags})
+        (out / "results.json").write_text(json.dumps({"models": {m[0]: {} for m in models}}))
+
+    monkeypatch.setattr(runner, "_analysis", fake_analysis)
+    assert probe(spec, "standard") is None and calls == []
+    main([str(tiny_study), "--stages", "probe", "--measured_only"])
+    assert len(calls) == 1
+    assert calls[0]["models"] == measured
+    assert calls[0]["flags"]["claim_pairs"] == ["slow:random_init"]  # slow:fast has no measured `fast` run
+    untouched = spec.probes["standard"]["claim_pairs"]  # the study file's pairs are not changed
+    assert untouched == ["slow:fast", "slow:random_init"]
+    assert calls[0]["extra"] == [
+        "--model_pairs",
+        "slow-seed1:random_init-seed1",
+        "slow-seed2:random_init-seed2",
+    ]
+    assert probe(spec, "standard", measured_only=True) == out and len(calls) == 1  # nothing new: skipped
+    # one measured model compares nothing: no assembly at all
+    shutil.rmtree(out)
+    record = record_path(out / runner.RECORDS_DIR, "slow-seed1")
+    record.parent.mkdir(parents=True)
+    record.write_bytes(b"")
+    assert probe(spec, "standard", measured_only=True) is None and len(calls) == 1
+
+    text = summary_markdown(
+        {
+            "study": "s", "description": "", "seeds": [1], "budget": {}, "runs": [], "arms": {},
+            "parity_passed": None,
+            "probes": {"standard": {"report": "r.md", "claims": [], "missing_models": ["fast-seed1", "fast-seed2"]}},
+        }
+    )  # fmt: skip
+    assert "Assembled over the models measured so far (`--measured_only`), not the study's verdict; " in text
+    assert "not measured: fast-seed1, fast-seed2." in text
+
+
 def test_model_pairs_are_the_runs_of_one_seed(tiny_study):
     """The probe compares model by model each run with its own seed's control and, per claim pair, the two arms'
     runs of each seed they share; an arm run at some seeds only pairs at those."""
@@ -350,7 +404,9 @@ def test_probes_selects_which_probes_run_and_rejects_unknown_names(tiny_study, m
     spec = load_study(tiny_study)
     spec.probes = {"standard": {}, "paper": {}, "paper_padding": {}}
     probed = []
-    monkeypatch.setattr(runner, "probe", lambda spec, name, only=None: probed.append(name))
+    monkeypatch.setattr(
+        runner, "probe", lambda spec, name, only=None, measured_only=False: probed.append(name)
+    )
     run_study(spec, stages=("probe",), probes=["paper_padding", "standard"])
     assert probed == ["standard", "paper_padding"]
     probed.clear()

@@ -1,4 +1,5 @@
-"""`python -m modeling_jepa_mlm.study <study.yaml> [--stages ...] [--only RUN ...] [--probes NAME ...] [--dry_run]`.
+"""`python -m modeling_jepa_mlm.study <study.yaml> [--stages ...] [--only RUN ...] [--probes NAME ...] [--measured_only]
+[--dry_run]`.
 
 Runs the study's stages in order (pretrain, control, parity, probe, summary), each skipping what is already
 done, so the same command resumes an interrupted study."""
@@ -33,6 +34,12 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         help="run only these probes of the study file (its `probes:` keys)",
     )
     p.add_argument(
+        "--measured_only",
+        action="store_true",
+        help="probe stage: while runs are unfinished, assemble the comparisons and claims over the models "
+        "measured so far (the summary names the missing ones; a later probe stage over all replaces them)",
+    )
+    p.add_argument(
         "--dry_run", action="store_true", help="print the runs, their budgets and state; train nothing"
     )
     return p.parse_args(argv)
@@ -56,7 +63,7 @@ def main(argv: Sequence[str] | None = None) -> dict:
         ]
         print(json.dumps({"study": spec.name, "results_dir": str(spec.results_dir), "runs": plan}, indent=2))
         return {"runs": plan}
-    return run_study(spec, args.stages, args.only, args.probes)
+    return run_study(spec, args.stages, args.only, args.probes, measured_only=args.measured_only)
 
 
 if __name__ == "__main__":

@@ -324,11 +324,16 @@ def unready(spec: StudySpec) -> dict[str, str | None]:
 
 
 def _analysis(
-    spec: StudySpec, name: str, out: Path, models: Sequence[tuple[str, Path, str]], *extra: str
+    spec: StudySpec,
+    name: str,
+    out: Path,
+    models: Sequence[tuple[str, Path, str]],
+    *extra: str,
+    flags: dict[str, Any] | None = None,
 ) -> None:
-    """One `python -m modeling_jepa_mlm.analysis` process over `models` with probe `name`'s flags, logged to
-    `<out>/probe.log` and timed in `walltime.jsonl`."""
-    flags = spec.probes[name]
+    """One `python -m modeling_jepa_mlm.analysis` process over `models` with probe `name`'s flags (or `flags`),
+    logged to `<out>/probe.log` and timed in `walltime.jsonl`."""
+    flags = spec.probes[name] if flags is None else flags
     argv = [
         "--model_name_or_path",
         *(str(p) for _, p, _ in models),
@@ -360,7 +365,9 @@ def _analysis(
         raise RuntimeError(f"probe {name} failed (exit {proc.returncode}); see {out / 'probe.log'}")
 
 
-def probe(spec: StudySpec, name: str, only: Sequence[str] | None = None) -> Path | None:
+def probe(
+    spec: StudySpec, name: str, only: Sequence[str] | None = None, measured_only: bool = False
+) -> Path | None:
     """Probe the study's runs and controls with the flags of probe `name`, incrementally.
 
     Each model is measured once, as soon as it is finished, into `<results_dir>/probe_<name>/records/<model>.npz`
@@ -369,13 +376,18 @@ def probe(spec: StudySpec, name: str, only: Sequence[str] | None = None) -> Path
     these runs (the controls are always measured once exported). Skipped when `results.json` lists the study's
     current models.
 
+    `measured_only`: while some models are unfinished, assemble anyway over the models measured so far, with the
+    claim pairs whose two arms both have a measured run (`results.json` then lists only those models; the summary
+    names the missing ones, and a later probe stage over every model replaces it).
+
     Returns the probe's folder once `results.json` is written, None while models are still unfinished.
     """
     out = spec.results_dir / f"probe_{name}"
     models = probe_models(spec)
     # Plain JSON, not the typed loader: a foreign or partial file must be refused below, not fail to load.
     results = read_json(out / RESULTS_NAME)
-    if results is not None and sorted(results.get("models", {})) == sorted(n for n, _, _ in models):
+    assembled = sorted(results.get("models", {})) if results is not None else None
+    if assembled == sorted(n for n, _, _ in models):
         logger.info("probe %s: done for these models, skipped", name)
         return out
     if results is not None and not (out / PROBE_MARKER).is_file():
@@ -392,13 +404,11 @@ def probe(spec: StudySpec, name: str, only: Sequence[str] | None = None) -> Path
         }
     ready = [m for m in unmeasured if waiting[m[0]] is None]
     if ready:
-        out.mkdir(parents=True, exist_ok=True)
-        (out / PROBE_MARKER).write_text(
-            json.dumps({"study": spec.name, "models": [n for n, _, _ in models]}, indent=2)
-        )
+        _mark_probe_folder(spec, out, models)
         logger.info("probe %s: measuring %s", name, ", ".join(n for n, _, _ in ready))
         _analysis(spec, name, out, ready, "--records_only")
     unfinished = [why for why in waiting.values() if why is not None]
+    flags = dict(spec.probes[name])
     if unfinished:
         logger.warning(
             "probe %s: %d of %d models measured; waiting for %s. Run the probe stage again once they are "
@@ -408,13 +418,42 @@ def probe(spec: StudySpec, name: str, only: Sequence[str] | None = None) -> Path
             len(models),
             ", ".join(unfinished),
         )
-        return None
-    flags = spec.probes[name]
+        if not measured_only:
+            return None
+        models = [m for m in models if record_path(out / RECORDS_DIR, m[0]).is_file()]
+        arms = {arm for _, _, arm in models}
+        claim_pairs = [p for p in flags.get("claim_pairs", []) if set(p.split(":")) <= arms]
+        if len(models) < 2 or not claim_pairs:
+            logger.warning(
+                "probe %s: too few models measured to compare (%d), nothing assembled", name, len(models)
+            )
+            return None
+        if assembled == sorted(n for n, _, _ in models):
+            logger.info("probe %s: already assembled over the %d measured models, skipped", name, len(models))
+            return out
+        logger.warning(
+            "probe %s: --measured_only: assembling over the %d measured models, claim pairs %s",
+            name,
+            len(models),
+            ", ".join(claim_pairs),
+        )
+        flags["claim_pairs"] = claim_pairs
     extra = []
     if flags.get("claim_pairs") and "model_pairs" not in flags:
-        extra = ["--model_pairs", *model_pairs(spec, flags["claim_pairs"])]
-    _analysis(spec, name, out, models, *extra)
+        names = {n for n, _, _ in models}
+        pairs = [p for p in model_pairs(spec, flags["claim_pairs"]) if set(p.split(":")) <= names]
+        extra = ["--model_pairs", *pairs]
+    _mark_probe_folder(spec, out, probe_models(spec))
+    _analysis(spec, name, out, models, *extra, flags=flags)
     return out
+
+
+def _mark_probe_folder(spec: StudySpec, out: Path, models: Sequence[tuple[str, Path, str]]) -> None:
+    """Write the marker that says `out`'s results are this study's own (before anything is written there)."""
+    out.mkdir(parents=True, exist_ok=True)
+    (out / PROBE_MARKER).write_text(
+        json.dumps({"study": spec.name, "models": [n for n, _, _ in models]}, indent=2)
+    )
 
 
 def run_study(
@@ -422,10 +461,12 @@ def run_study(
     stages: Sequence[str] = STAGES,
     only: Sequence[str] | None = None,
     probes: Sequence[str] | None = None,
+    measured_only: bool = False,
 ) -> dict:
     """Run the given stages in order; `only` restricts pre-training and the probes' measuring to these run names
     (`<arm>-seed<k>`), `probes` the probe stage to these probes of the study file (two sittings, or two
-    processes, can then probe in parallel: each probe writes only its own folder).
+    processes, can then probe in parallel: each probe writes only its own folder); `measured_only` lets the
+    probe stage assemble its claims over the models measured so far (`probe`).
 
     Returns the summary (also written to `<results_dir>/summary.json`) when the summary stage ran, else {}."""
     unknown = [s for s in stages if s not in STAGES]
@@ -467,7 +508,7 @@ def run_study(
     if "probe" in stages:
         for name in spec.probes:
             if not probes or name in probes:
-                probe(spec, name, only)
+                probe(spec, name, only, measured_only=measured_only)
     if "summary" in stages:
         from .summary import write_summary
 

@@ -424,6 +424,8 @@ def write_summary(spec: StudySpec) -> dict[str, Any]:
             results = results_io.load(path)
             probes[name] = {
                 "report": f"probe_{name}/{REPORT_NAME}",
+                # assembled with `--measured_only` while runs were unfinished: the models it does not cover
+                "missing_models": [n for n, _, _ in probe_models(spec) if n not in results.models],
                 "claims": [claim_summary(c) for c in results.claims],
                 "control_lifts": control_lifts(results, spec.runs()),
             }
@@ -493,6 +495,12 @@ def summary_markdown(summary: dict[str, Any]) -> str:
         lines.append("")
     for name, probe in summary["probes"].items():
         lines += [f"## Probe `{name}` ([report]({probe['report']}))", ""]
+        if probe.get("missing_models"):
+            lines += [
+                "Assembled over the models measured so far (`--measured_only`), not the study's verdict; "
+                f"not measured: {', '.join(probe['missing_models'])}.",
+                "",
+            ]
         claims = probe.get("claims") or []
         if claims:
             lines += [
