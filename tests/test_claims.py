@@ -249,6 +249,44 @@ def test_hierarchical_bootstrap_widens_when_seeds_disagree():
         hierarchical_replicates(one, arm_b[:, :10], rng)
 
 
+def test_seed_level_p_value_of_a_set_metric_is_not_floored_by_the_replicate_count():
+    """With the 100 replicates of a set metric, a count-based p cannot go below 1/101, so Holm over 20 cells
+    (p < 0.0025) is unreachable however far apart the arms are; the normal reference gives
+    2 (1 - Phi(|d| / sd)). Every seed identical, the hierarchical replicates are the one seed's difference."""
+    from scipy.stats import norm
+
+    noise = np.linspace(-1.0, 1.0, 100)
+    arm_a = np.stack([-20.0 + noise] * 2)  # (2 seeds, 100 replicates), spread sd(noise)
+    arm_b = np.zeros((3, 100))
+    counted = seed_level_difference([-20.0] * 2, arm_a, [0.0] * 3, arm_b, np.random.default_rng(0))
+    assert counted.p_value == pytest.approx(1 / 101)  # the floor: Holm x 20 gives 0.198, never significant
+    normal = seed_level_difference(
+        [-20.0] * 2, arm_a, [0.0] * 3, arm_b, np.random.default_rng(0), normal_reference=True
+    )
+    assert normal.p_value == pytest.approx(2 * norm.sf(20.0 / np.std(noise, ddof=1)))
+    assert normal.p_value < 1e-50 and (normal.ci_low, normal.ci_high) == (counted.ci_low, counted.ci_high)
+    # an arm difference of zero against spread replicates: p near 1 either way
+    level = seed_level_difference(
+        [0.0] * 2, arm_a + 20.0, [0.0] * 3, arm_b, np.random.default_rng(0), normal_reference=True
+    )
+    assert level.p_value == pytest.approx(1.0)
+    # `arm_difference` picks the reference from how the metric was measured: subsampled set metrics take the
+    # normal one, bootstrapped per-sentence metrics the count
+    from modeling_jepa_mlm.analysis.claims import arm_difference
+    from modeling_jepa_mlm.analysis.significance import Estimates
+
+    def seed(value: float) -> Estimates:
+        values = {"effective_rank": value, "accuracy": value}
+        reps = {k: value + noise for k in values}
+        return Estimates(
+            values, reps, {"effective_rank": "subsampling", "accuracy": "bootstrap"}, n=100, m=50
+        )
+
+    a, b = [seed(-20.0), seed(-20.0)], [seed(0.0)] * 3
+    rank, acc = (arm_difference(a, b, m, np.random.default_rng(0)) for m in ("effective_rank", "accuracy"))
+    assert rank.p_value < 1e-50 and acc.p_value == pytest.approx(1 / 101)
+
+
 def test_bootstrap_scale_of_subsampling_replicates():
     reps = np.array([1.0, 2.0, 3.0])
     assert np.array_equal(bootstrap_scale_replicates("bootstrap", 5.0, reps, 100, 50), reps)

@@ -264,7 +264,7 @@ class SeedDifference:
         diff: mean over arm a's seeds minus mean over arm b's seeds.
         ci_low, ci_high: the `level` percentile interval of the hierarchical replicates.
         ci90_low, ci90_high: the 90 % interval (for TOST).
-        p_value: two-sided bootstrap p of H0: diff = 0.
+        p_value: two-sided p of H0: diff = 0 (`seed_level_difference`).
         seeds: (S_a, S_b).
     """
 
@@ -284,13 +284,24 @@ def seed_level_difference(
     replicates_b: np.ndarray,
     rng: np.random.Generator,
     level: float = 0.95,
+    normal_reference: bool = False,
 ) -> SeedDifference:
     """`hierarchical_replicates` turned into an estimate, intervals and a p-value.
+
+    The p-value counts the replicates shifted to the null (`significance.bootstrap_p_value`), or, with
+    `normal_reference`, is `2 (1 - Phi(|diff| / sd))` over the replicates' standard deviation. A count over B
+    replicates cannot go below 1 / (B + 1): with the 100 subsamples a set metric (uniformity, effective rank)
+    affords, Holm's correction over 20 cells would need p < 0.0025 and no cell could ever be significant. Set
+    metrics therefore take the normal reference, as their one-seed comparisons do
+    (`significance.subsampling_p_value`).
 
     Args:
         values_a: (S_a,) the metric of each seed of arm a on all sentences; replicates_a: (S_a, B) its
             replicates on the shared sentence resamples, on the bootstrap scale (`bootstrap_scale_replicates`).
+        normal_reference: the p-value from the normal reference instead of the count.
     """
+    from scipy.special import erfc
+
     from .significance import bootstrap_p_value, percentile_interval
 
     diff = float(np.mean(values_a) - np.mean(values_b))
@@ -298,7 +309,13 @@ def seed_level_difference(
     lo, hi = percentile_interval(reps, level)
     lo90, hi90 = percentile_interval(reps, 0.90)
     seeds = (int(np.atleast_2d(replicates_a).shape[0]), int(np.atleast_2d(replicates_b).shape[0]))
-    return SeedDifference(diff, lo, hi, lo90, hi90, bootstrap_p_value(diff, reps), seeds)
+    if normal_reference:
+        finite = reps[np.isfinite(reps)]
+        sd = float(np.std(finite, ddof=1)) if finite.size > 1 else float("nan")
+        p = float(erfc(abs(diff) / (sd * np.sqrt(2.0)))) if sd > 0 else float(diff == 0.0)
+    else:
+        p = bootstrap_p_value(diff, reps)
+    return SeedDifference(diff, lo, hi, lo90, hi90, p, seeds)
 
 
 @dataclass(frozen=True)
@@ -474,7 +491,8 @@ def is_collapsed(est, width: int, thresholds: CollapseThresholds = CollapseThres
 
 def arm_difference(arm_a: Sequence, arm_b: Sequence, metric: str, rng: np.random.Generator) -> SeedDifference:
     """`seed_level_difference` of one metric between two arms, each a list of per-seed
-    `significance.Estimates` of one task x pooling computed on the same resamples."""
+    `significance.Estimates` of one task x pooling computed on the same resamples; a metric measured by
+    subsampling (a set metric) takes the normal-reference p-value."""
 
     def stack(arm: Sequence) -> tuple[list[float], np.ndarray]:
         values = [e.values[metric] for e in arm]
@@ -485,4 +503,5 @@ def arm_difference(arm_a: Sequence, arm_b: Sequence, metric: str, rng: np.random
         return values, np.stack(reps)
 
     (va, ra), (vb, rb) = stack(arm_a), stack(arm_b)
-    return seed_level_difference(va, ra, vb, rb, rng)
+    subsampled = any(e.kinds[metric] == "subsampling" for e in (*arm_a, *arm_b))
+    return seed_level_difference(va, ra, vb, rb, rng, normal_reference=subsampled)
