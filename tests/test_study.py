@@ -646,7 +646,7 @@ def test_a_run_started_again_from_step_zero_counts_only_its_new_processes(tiny_s
 def test_records_of_a_lost_attempt_are_marked_and_left_out_of_the_arm_mean(tiny_study):
     """A machine lost with a run's checkpoints leaves its records in the results folder: the summary says the
     weights are absent and the arm's mean held-out CE leaves that run out; a run training again reports its newest
-    checkpoint (step, curve), not its older records."""
+    checkpoint (step, curve), not its older records, and joins the arm's mean only once it reaches its end."""
     from transformers import TrainerState
 
     from modeling_jepa_mlm.study.summary import summary_markdown, write_summary
@@ -669,5 +669,8 @@ def test_records_of_a_lost_attempt_are_marked_and_left_out_of_the_arm_mean(tiny_
     assert rows[first.name]["weights"] == "checkpoint-6" and rows[second.name]["weights"] == "absent"
     assert (rows[first.name]["steps"], rows[first.name]["final_eval_mlm_loss"]) == (6, 4.5)
     assert rows[second.name]["final_eval_mlm_loss"] == 7.0  # kept, but not a result
+    assert summary["arms"][first.arm]["final_eval_mlm_loss_mean"] is None  # the new attempt is still training
+    (first.output_dir / "training_summary.json").write_text(json.dumps({"steps": first.max_steps}))
+    summary = write_summary(spec)  # it reached its end: now the arm's mean is its CE alone
     assert summary["arms"][first.arm]["final_eval_mlm_loss_mean"] == 4.5
     assert f"| {second.name} | 4/" in summary_markdown(summary) and "| absent |" in summary_markdown(summary)

@@ -407,8 +407,11 @@ def write_summary(spec: StudySpec) -> dict[str, Any]:
         by_arm[rec["arm"]].append(rec)
     arms = {}
     for arm, recs in by_arm.items():
-        # the records of a lost attempt are no result: the arm's mean is over the runs whose model exists
-        mean, sd = _mean_sd([r.get("final_eval_mlm_loss") for r in recs if r["weights"] != "absent"])
+        # neither a run still training nor the records of a lost attempt are a result: the arm's mean is over
+        # the runs that reached their last step and whose model exists (or was measured)
+        mean, sd = _mean_sd(
+            [r.get("final_eval_mlm_loss") for r in recs if r["complete"] and r["weights"] != "absent"]
+        )
         arms[arm] = {
             "seeds": [r["seed"] for r in recs],
             "complete": all(r["complete"] for r in recs),
