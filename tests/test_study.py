@@ -643,6 +643,46 @@ def test_a_run_started_again_from_step_zero_counts_only_its_new_processes(tiny_s
     assert stage_walls(spec)["pretrain"]["wall_seconds"] == 1050.0
 
 
+def test_a_fresh_start_sets_the_lost_attempts_records_aside_without_deleting_them(tiny_study):
+    """A run that starts again from step 0 moves the records of each earlier attempt to lost_attempts/attempt-k,
+    byte for byte, in order; with no records there is nothing to move."""
+    from modeling_jepa_mlm.study.runner import TRAINING_RECORDS, set_aside_lost_records
+
+    spec = load_study(tiny_study)
+    run = spec.runs()[0]
+    records = spec.results_dir / "training" / run.name
+    assert set_aside_lost_records(spec, run) is None and not records.exists()
+    for attempt in (1, 2):
+        records.mkdir(parents=True, exist_ok=True)
+        (records / "trainer_state.json").write_text(json.dumps({"global_step": 100 * attempt}))
+        (records / "training_summary.json").write_text(json.dumps({"steps": 100 * attempt}))
+        assert set_aside_lost_records(spec, run) == records / "lost_attempts" / f"attempt-{attempt}"
+        assert not any((records / name).exists() for name in TRAINING_RECORDS)
+    for attempt in (1, 2):
+        kept = records / "lost_attempts" / f"attempt-{attempt}"
+        assert json.loads((kept / "trainer_state.json").read_text()) == {"global_step": 100 * attempt}
+        assert json.loads((kept / "training_summary.json").read_text()) == {"steps": 100 * attempt}
+    # the summary lists them, in order, with their last step and held-out CE, apart from the run's own row
+    from transformers import TrainerState
+
+    from modeling_jepa_mlm.study.summary import summary_markdown, write_summary
+
+    TrainerState(global_step=200, log_history=[{"step": 200, "eval_mlm_loss": 6.5}]).save_to_json(
+        str(records / "lost_attempts" / "attempt-2" / "trainer_state.json")
+    )
+    summary = write_summary(spec)
+    row = next(r for r in summary["runs"] if r["run"] == run.name)
+    assert [(a["attempt"], a["steps"], a["final_eval_mlm_loss"]) for a in row["lost_attempts"]] == [
+        (1, 100, None),
+        (2, 200, 6.5),
+    ]
+    assert row["steps"] is None and row["weights"] == "absent"
+    assert (
+        f"| {run.name} | 2 | 200 | 6.500 | training/{run.name}/lost_attempts/attempt-2 |"
+        in summary_markdown(summary)
+    )
+
+
 def test_records_of_a_lost_attempt_are_marked_and_left_out_of_the_arm_mean(tiny_study):
     """A machine lost with a run's checkpoints leaves its records in the results folder: the summary says the
     weights are absent and the arm's mean held-out CE leaves that run out; a run training again reports its newest

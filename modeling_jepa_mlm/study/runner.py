@@ -173,6 +173,26 @@ def measured(spec: StudySpec, run: Run) -> bool:
     )
 
 
+def set_aside_lost_records(spec: StudySpec, run: Run) -> Path | None:
+    """Move the training records of an earlier attempt at `run` (its checkpoints lost, so it starts again from step
+    0) into `<results_dir>/training/<run>/lost_attempts/attempt-<k>/`, k = 1, 2, ... in order, so that they neither
+    mix with the new attempt's records nor are lost. Returns that folder, or None when there were no records."""
+    records = spec.results_dir / "training" / run.name
+    found = [records / name for name in TRAINING_RECORDS if (records / name).is_file()]
+    if not found:
+        return None
+    lost = records / "lost_attempts"
+    k = 1 + sum(1 for d in lost.glob("attempt-*") if d.is_dir()) if lost.is_dir() else 1
+    target = lost / f"attempt-{k}"
+    target.mkdir(parents=True)
+    for path in found:
+        path.rename(target / path.name)
+    logger.warning(
+        "%s: starts again from step 0; the records of its lost attempt are kept in %s", run.name, target
+    )
+    return target
+
+
 def pretrain(spec: StudySpec, run: Run) -> bool:
     """Train (or finish) one run; returns True if it trained, False if it was already complete."""
     if is_complete(run):
@@ -191,8 +211,7 @@ def pretrain(spec: StudySpec, run: Run) -> bool:
     config_path.write_text(yaml.safe_dump(run.config, sort_keys=False))
     start_step = latest_step(run)
     if start_step == 0:  # a fresh start: records of an earlier, lost attempt would mix with this one's
-        for name in TRAINING_RECORDS:
-            (spec.results_dir / "training" / run.name / name).unlink(missing_ok=True)
+        set_aside_lost_records(spec, run)
     logger.info(
         "%s: training steps %d..%d (log: %s)",
         run.name,

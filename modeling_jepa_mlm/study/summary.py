@@ -210,6 +210,30 @@ def weights_state(spec: StudySpec, run: Run) -> str:
     return "absent, measured" if measured(spec, run) else "absent"
 
 
+def lost_attempts(spec: StudySpec, run: Run) -> list[dict[str, Any]]:
+    """The earlier attempts at `run` whose checkpoints were lost (`runner.set_aside_lost_records`), in order: the
+    attempt's number, its last recorded step and held-out MLM CE, and where its records are."""
+    folder = spec.results_dir / "training" / run.name / "lost_attempts"
+    attempts = (
+        sorted(folder.glob("attempt-*"), key=lambda d: int(d.name.rsplit("-", 1)[1]))
+        if folder.is_dir()
+        else []
+    )
+    out = []
+    for d in attempts:
+        state = read_json(d / "trainer_state.json") or {}
+        curve = eval_curve(state.get("log_history", []))
+        out.append(
+            {
+                "attempt": int(d.name.rsplit("-", 1)[1]),
+                "steps": state.get("global_step"),
+                "final_eval_mlm_loss": curve[-1].get("eval_mlm_loss") if curve else None,
+                "records": str(d.relative_to(spec.results_dir)),
+            }
+        )
+    return out
+
+
 def run_record(spec: StudySpec, run: Run, walls: dict[str, float]) -> dict[str, Any]:
     records = spec.results_dir / "training" / run.name
     summary = read_json(records / SUMMARY_FILE) or {}
@@ -241,6 +265,7 @@ def run_record(spec: StudySpec, run: Run, walls: dict[str, float]) -> dict[str, 
         **{f"final_{k}": last.get(k) for k in EVAL_KEYS if k in last},
         "balance": balance,
         "eval_curve": curve,
+        "lost_attempts": lost_attempts(spec, run),
     }
 
 
@@ -462,8 +487,9 @@ def summary_markdown(summary: dict[str, Any]) -> str:
         lines += [summary["description"], ""]
     lines += [f"Seeds: {summary['seeds']}; budget: {summary['budget']}.", ""]
     lines += [
-        "Weights: where the run's model is now; 'absent' marks the records of an attempt whose weights were lost "
-        "(the runner trains that run again from step 0), so that row is not a result.",
+        "Weights: where the run's model is now ('absent, measured': gone, but measured by every probe); 'absent' "
+        "marks a run with neither model nor checkpoint here (the runner trains it again from step 0, setting the "
+        "lost attempt's records aside), so that row is not a result.",
         "",
         "| run | steps | tokens | est. FLOPs | wall time (s) | held-out MLM CE | held-out top-1 | weights |",
         "|---|---:|---:|---:|---:|---:|---:|---|",
@@ -475,6 +501,20 @@ def summary_markdown(summary: dict[str, Any]) -> str:
             f"{_fmt(r['wall_seconds'], '.0f')} | {_fmt(r.get('final_eval_mlm_loss'))} | "
             f"{_fmt(r.get('final_eval_mlm_accuracy'))} | {r.get('weights', '-')} |"
         )
+    lost = [(r["run"], a) for r in summary["runs"] for a in r.get("lost_attempts", [])]
+    if lost:
+        lines += [
+            "",
+            "Lost attempts: earlier attempts whose checkpoints or weights were lost with a machine, their records "
+            "kept under `training/<run>/lost_attempts/`; not results.",
+            "",
+            "| run | attempt | steps | held-out MLM CE | records |",
+            "|---|---:|---:|---:|---|",
+        ]
+        lines += [
+            f"| {run} | {a['attempt']} | {_fmt(a['steps'])} | {_fmt(a['final_eval_mlm_loss'])} | {a['records']} |"
+            for run, a in lost
+        ]
     lines += ["", "| arm | seeds | complete | held-out MLM CE, mean (sd over seeds) |", "|---|---|---|---|"]
     for arm, a in summary["arms"].items():
         sd = f" ({_fmt(a['final_eval_mlm_loss_sd'])})" if a["final_eval_mlm_loss_sd"] is not None else ""
